@@ -1,0 +1,67 @@
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from .choices import Role
+
+
+class Team(models.Model):
+    """A sales team; teams form a tree and KPIs roll up from sub-teams to parents."""
+
+    name = models.CharField(max_length=120, unique=True)
+    manager = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_teams",
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(parent=F("id")),
+                name="%(app_label)s_%(class)s_not_own_parent",
+                violation_error_message="A team cannot be its own parent.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        # Walk up from the new parent: meeting ourselves would make a cycle.
+        ancestor, seen = self.parent, set()
+        while ancestor is not None and ancestor.pk not in seen:
+            if self.pk is not None and ancestor.pk == self.pk:
+                raise ValidationError({"parent": "A team cannot sit below itself."})
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+
+
+class User(AbstractUser):
+    """A person who sells, manages a team, or administers the organisation."""
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+
+    class Meta:
+        ordering = ["username"]
+        indexes = [models.Index(fields=["team", "role"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=Role.values),
+                name="%(app_label)s_%(class)s_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username

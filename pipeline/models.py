@@ -1,0 +1,323 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .choices import IcpFit, LeadStatus, Segment, StageKind
+from .querysets import DealQuerySet, LeadQuerySet
+
+
+class Company(models.Model):
+    """A customer organisation."""
+
+    name = models.CharField(max_length=200, unique=True)
+    industry = models.CharField(max_length=100, blank=True)
+    segment = models.CharField(max_length=16, choices=Segment.choices, blank=True)
+    icp_fit = models.CharField(
+        "ICP fit",
+        max_length=8,
+        choices=IcpFit.choices,
+        blank=True,
+        help_text="How well the company matches the ideal customer profile.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LeadSource(models.Model):
+    """Where a lead came from: web, referral, event, outbound, partner…"""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    """What a deal sells; the list price is a hint, the deal's amount is what counts."""
+
+    name = models.CharField(max_length=200, unique=True)
+    list_price = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(list_price__gte=0) | Q(list_price__isnull=True),
+                name="%(app_label)s_%(class)s_list_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lead(models.Model):
+    """A prospect at a company, before (and after) it becomes a deal."""
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="leads")
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    source = models.ForeignKey(
+        LeadSource, null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leads"
+    )
+    status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    disqualified_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "created_at"]),
+            models.Index(fields=["source", "created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=LeadStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=LeadStatus.CONVERTED) & Q(converted_at__isnull=False))
+                | (~Q(status=LeadStatus.CONVERTED) & Q(converted_at__isnull=True)),
+                name="%(app_label)s_%(class)s_converted_at_iff_converted",
+                violation_error_message="A converted lead needs a conversion time, and only it.",
+            ),
+            models.CheckConstraint(
+                condition=Q(converted_at__isnull=True) | Q(converted_at__gte=F("created_at")),
+                name="%(app_label)s_%(class)s_converted_after_created",
+                violation_error_message="A lead cannot be converted before it was created.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_name or 'Lead'} at {self.company}"
+
+    def clean(self) -> None:
+        if self.status == LeadStatus.CONVERTED and self.converted_at is None:
+            raise ValidationError({"converted_at": "A converted lead needs a conversion time."})
+        if self.status != LeadStatus.CONVERTED and self.converted_at is not None:
+            raise ValidationError({"converted_at": "Only a converted lead has a conversion time."})
+        if self.converted_at and self.created_at and self.converted_at < self.created_at:
+            raise ValidationError({"converted_at": "Cannot be before the lead was created."})
+
+
+class Pipeline(models.Model):
+    """An ordered set of stages a deal moves through."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="%(app_label)s_%(class)s_one_default",
+                violation_error_message="Only one pipeline can be the default.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.Model):
+    """A step of a pipeline, with the chance that a deal in it is won."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="stages")
+    name = models.CharField(max_length=100)
+    order = models.PositiveSmallIntegerField()
+    probability = models.PositiveSmallIntegerField(
+        help_text="Chance, 0–100, that a deal in this stage is won.",
+        validators=[MaxValueValidator(100)],
+    )
+    kind = models.CharField(max_length=8, choices=StageKind.choices, default=StageKind.OPEN)
+
+    class Meta:
+        ordering = ["pipeline", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pipeline", "order"], name="%(app_label)s_%(class)s_order_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["pipeline", "name"], name="%(app_label)s_%(class)s_name_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(probability__gte=0) & Q(probability__lte=100),
+                name="%(app_label)s_%(class)s_probability_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=StageKind.values), name="%(app_label)s_%(class)s_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.kind != StageKind.OPEN
+
+
+class Deal(models.Model):
+    """An opportunity to sell to a company; its stage history lives in StageChange.
+
+    closed_at is set exactly when the stage is won or lost. The database enforces it with
+    a trigger (pipeline/db_rules.py), since the stage's kind lives in another table.
+    """
+
+    name = models.CharField(max_length=200)
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.PROTECT, related_name="deals"
+    )
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deals"
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deals",
+        help_text="The owner's team; frozen when the deal closes.",
+    )
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    amount = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    expected_close_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    lost_reason = models.CharField(max_length=200, blank=True)
+    # NULL, not "", when absent: the unique constraint must ignore deals without one.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=100,
+        null=True,
+        blank=True,
+        help_text="The id in the system the deal was imported from; unique when present.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "closed_at"]),
+            models.Index(fields=["owner", "created_at"]),
+            models.Index(fields=["team", "closed_at"]),
+            models.Index(fields=["team", "created_at"]),
+            models.Index(fields=["stage", "closed_at"]),
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["closed_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0),
+                name="%(app_label)s_%(class)s_amount_not_negative",
+                violation_error_message="The amount cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=F("created_at")),
+                name="%(app_label)s_%(class)s_closed_after_created",
+                violation_error_message="A deal cannot close before it was created.",
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="%(app_label)s_%(class)s_external_id_unique",
+                violation_error_message="Another deal already has this external id.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        # Mirrors the database rules so forms show them next to the field.
+        errors: dict[str, str] = {}
+        if self.external_id == "":
+            self.external_id = None
+        if self.stage_id is not None:
+            closed = self.stage.kind != StageKind.OPEN
+            if closed and self.closed_at is None:
+                kind = self.stage.get_kind_display().lower()
+                errors["closed_at"] = f"A {kind} deal needs a close date."
+            if not closed and self.closed_at is not None:
+                errors["closed_at"] = "An open deal has no close date; move it to Won or Lost."
+        if self.closed_at and self.created_at and self.closed_at < self.created_at:
+            errors["closed_at"] = "A deal cannot close before it was created."
+        if errors:
+            raise ValidationError(errors)
+
+
+class StageChange(models.Model):
+    """One move of a deal from a stage to another: who, when, from where."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["deal", "changed_at", "id"]
+        indexes = [
+            models.Index(fields=["deal", "changed_at"]),
+            models.Index(fields=["to_stage", "changed_at"]),
+            models.Index(fields=["changed_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_stage__isnull=True) | ~Q(from_stage=F("to_stage")),
+                name="%(app_label)s_%(class)s_moves",
+                violation_error_message="A stage change must move to another stage.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deal}: {self.from_stage or '—'} → {self.to_stage}"
