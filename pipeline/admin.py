@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import Company, Deal, Lead, LeadSource, Pipeline, Product, Stage, StageChange
-from .services import deal_save, lead_convert
+from .services import deal_save, lead_convert, lead_save
 
 
 @admin.register(Company)
@@ -51,12 +51,16 @@ class StageAdmin(admin.ModelAdmin):
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     list_display = ["__str__", "company", "source", "owner", "status", "created_at", "converted_at"]
-    list_filter = ["status", "source", "company__segment", "company__icp_fit", "owner__team"]
+    list_filter = ["status", "source", "company__segment", "company__icp_fit", "team"]
     search_fields = ["contact_name", "contact_email", "company__name", "owner__username"]
     date_hierarchy = "created_at"
     autocomplete_fields = ["company", "source", "owner"]
     list_select_related = ["company", "source", "owner"]
+    readonly_fields = ["team"]
     actions = ["convert_to_deal"]
+
+    def save_model(self, request: HttpRequest, obj: Lead, form, change: bool) -> None:
+        lead_save(lead=obj)
 
     @admin.action(description="Convert the selected leads into deals")
     def convert_to_deal(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
@@ -116,9 +120,6 @@ class DealAdmin(admin.ModelAdmin):
         ("Import", {"fields": ["external_id"], "classes": ["collapse"]}),
     ]
     inlines = [StageChangeInline]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Deal]:
-        return super().get_queryset(request).select_related("stage")
 
     def save_model(self, request: HttpRequest, obj: Deal, form, change: bool) -> None:
         # The same service as the pages and the API: validation, team, StageChange.

@@ -84,6 +84,14 @@ class Lead(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leads"
     )
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="leads",
+        help_text="The owner's team when the lead came in; team figures count it there.",
+    )
     status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
     disqualified_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -95,6 +103,7 @@ class Lead(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["owner", "created_at"]),
+            models.Index(fields=["team", "created_at"]),
             models.Index(fields=["source", "created_at"]),
         ]
         constraints = [

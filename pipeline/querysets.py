@@ -26,7 +26,7 @@ def _ownership_scope(user, *, team_field: str | None) -> Q | None:
 
 class LeadQuerySet(models.QuerySet):
     def visible_to(self, user) -> "LeadQuerySet":
-        scope = _ownership_scope(user, team_field=None)
+        scope = _ownership_scope(user, team_field="team_id")
         return self if scope is None else self.filter(scope)
 
 

@@ -73,6 +73,16 @@ def deal_move_to_stage(
 
 
 @transaction.atomic
+def lead_save(*, lead: Lead) -> Lead:
+    """Validate and save a new or edited lead; a new lead counts for its owner's team."""
+    if lead.team_id is None:
+        lead.team_id = lead.owner.team_id
+    lead.full_clean()
+    lead.save()
+    return lead
+
+
+@transaction.atomic
 def lead_set_status(*, lead: Lead, status: str, reason: str = "") -> Lead:
     """Work, qualify or disqualify a lead; converting goes through lead_convert."""
     if status == LeadStatus.CONVERTED:

@@ -1,0 +1,61 @@
+"""Personas shared by every test module: two teams under one region, each with a manager
+and reps, plus an admin. `rep` and `other_rep` sit in the same team; `outsider_rep` sits
+in the sibling team; `manager` manages the rep's team only; `region_manager` the region."""
+
+import pytest
+
+from accounts.choices import Role
+from tests.factories import TeamFactory, UserFactory
+
+
+@pytest.fixture
+def region(db):
+    return TeamFactory(name="Region")
+
+
+@pytest.fixture
+def team(region):
+    return TeamFactory(name="Team North", parent=region)
+
+
+@pytest.fixture
+def other_team(region):
+    return TeamFactory(name="Team South", parent=region)
+
+
+@pytest.fixture
+def rep(team):
+    return UserFactory(username="rep", team=team, role=Role.REP)
+
+
+@pytest.fixture
+def other_rep(team):
+    return UserFactory(username="other_rep", team=team, role=Role.REP)
+
+
+@pytest.fixture
+def outsider_rep(other_team):
+    return UserFactory(username="outsider_rep", team=other_team, role=Role.REP)
+
+
+@pytest.fixture
+def manager(team):
+    user = UserFactory(username="manager", team=team, role=Role.MANAGER)
+    team.manager = user
+    team.save()
+    return user
+
+
+@pytest.fixture
+def region_manager(region):
+    user = UserFactory(username="region_manager", team=region, role=Role.MANAGER)
+    region.manager = user
+    region.save()
+    return user
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(
+        username="boss", team=None, role=Role.ADMIN, is_staff=True, is_superuser=True
+    )
