@@ -26,3 +26,39 @@ def period_end(start: dt.date, kind: str) -> dt.date:
 
 def is_period_start(day: dt.date, kind: str) -> bool:
     return period_start(day, kind) == day
+
+
+KINDS_FINEST_FIRST = [PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR]
+CHILD_KIND = {PeriodKind.YEAR: PeriodKind.QUARTER, PeriodKind.QUARTER: PeriodKind.MONTH}
+
+
+def enclosing_period(start: dt.date, end: dt.date) -> tuple[str, dt.date] | None:
+    """The smallest calendar period that begins on `start` and contains `end`, if any:
+    Nov 1..Nov 23 is November, Oct 1..Nov 23 the fourth quarter, Jan 1..Nov 23 the year."""
+    for kind in KINDS_FINEST_FIRST:
+        if is_period_start(start, kind) and end <= period_end(start, kind):
+            return kind, start
+    return None
+
+
+def child_periods(kind: str, start: dt.date) -> list[tuple[str, dt.date]]:
+    """The quarters of a year or the months of a quarter; nothing for a month."""
+    child = CHILD_KIND.get(PeriodKind(kind))
+    if child is None:
+        return []
+    periods, day, end = [], start, period_end(start, kind)
+    while day <= end:
+        periods.append((child, day))
+        day = period_end(day, child) + dt.timedelta(days=1)
+    return periods
+
+
+def months_within(start: dt.date, end: dt.date) -> list[dt.date]:
+    """First days of the whole months inside start..end."""
+    months, day = [], period_start(start, PeriodKind.MONTH)
+    if day < start:
+        day = period_end(day, PeriodKind.MONTH) + dt.timedelta(days=1)
+    while period_end(day, PeriodKind.MONTH) <= end:
+        months.append(day)
+        day = period_end(day, PeriodKind.MONTH) + dt.timedelta(days=1)
+    return months

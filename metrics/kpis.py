@@ -1,0 +1,418 @@
+"""Every KPI of docs/kpis.md, computed by the database for a scope and a date range.
+
+The one place KPI math lives: the API, the pages and the nightly snapshot all call
+`kpis_for_scope` or `kpis_by_user` / `kpis_by_team`. Each is a fixed handful of set-based
+queries (aggregates with GROUP BY), whatever the number of deals, users or teams.
+
+Periods are calendar days `start`..`end`, both inclusive, in settings.TIME_ZONE. Figures are
+taken "as of" a moment (`as_of`): events after it are ignored, the pipeline is the one open
+at the end of the period (or at `as_of` if earlier), and the cohort rates (close_rate,
+opportunity_close_rate) count deals won by `as_of`. Callers pass `as_of` explicitly (the
+API: now; a snapshot of day D: the end of D), the functions never read the clock.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import Team
+from accounts.selectors import team_tree_ids
+from metrics import periods
+from metrics.aggregates import DaysBetween, Median
+from metrics.choices import PeriodKind, TargetMetric
+from metrics.models import Target
+from pipeline.choices import StageKind
+from pipeline.models import Deal, Lead, StageChange
+
+ScopeKind = Literal["org", "team", "user"]
+CENT = Decimal("0.01")
+MONEY = DecimalField(max_digits=20, decimal_places=4)
+
+
+@dataclass(frozen=True)
+class KPIs:
+    """Every KPI of one scope and period. Money is Decimal (2 places), rates 0..1, days
+    are decimal days; None where a KPI is undefined (a zero denominator)."""
+
+    leads_created: int
+    opportunities_created: int
+    deals_won: int
+    deals_lost: int
+    revenue: Decimal
+    win_rate: float | None
+    close_rate: float | None
+    opportunity_close_rate: float | None
+    avg_deal_size: Decimal | None
+    sales_cycle_days_mean: float | None
+    sales_cycle_days_median: float | None
+    open_deals: int
+    pipeline_value: Decimal
+    weighted_pipeline: Decimal
+    sales_velocity: Decimal | None
+    clv: Decimal | None
+    target: Decimal | None
+    attainment: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+KPI_KEYS = [field.name for field in fields(KPIs)]
+
+
+def period_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[first instant of start, first instant after end) in the project's time zone."""
+    tz = timezone.get_default_timezone()
+    first = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+    after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    return first, after
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The first instant after `day`: the as_of of a snapshot taken for that day."""
+    return period_bounds(day, day)[1]
+
+
+# --- Scopes and groupings ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """How to cut deals and leads into scopes: a filter, and an expression whose value is
+    the scope's key (None: the whole filtered set is one scope)."""
+
+    deal_filter: Q
+    lead_filter: Q
+    key: Any = None
+
+
+def _scope_grouping(kind: ScopeKind, scope_id: int | None) -> _Grouping:
+    if kind == "org":
+        return _Grouping(Q(), Q())
+    if kind == "user":
+        return _Grouping(Q(owner_id=scope_id), Q(owner_id=scope_id))
+    team_ids = team_tree_ids(root_ids=[scope_id])
+    return _Grouping(Q(team_id__in=team_ids), Q(team_id__in=team_ids))
+
+
+def _team_level_groupings() -> list[_Grouping]:
+    """One grouping per depth of the team tree. At depth k every team maps to its ancestor
+    at depth k, so GROUP BY that ancestor gives each depth-k team its whole sub-tree:
+    medians and distinct counts roll up exactly, in (depth) queries per KPI family."""
+    parent = dict(Team.objects.values_list("id", "parent_id"))
+    chains: dict[int, list[int]] = {}
+    for team_id in parent:
+        chain, node, seen = [], team_id, set()
+        while node is not None and node not in seen:
+            seen.add(node)
+            chain.append(node)
+            node = parent.get(node)
+        chains[team_id] = list(reversed(chain))
+    depth = max((len(chain) for chain in chains.values()), default=0)
+    groupings = []
+    for level in range(depth):
+        members: dict[int, list[int]] = defaultdict(list)
+        for team_id, chain in chains.items():
+            if len(chain) > level:
+                members[chain[level]].append(team_id)
+        key = Case(
+            *[When(team_id__in=ids, then=Value(ancestor)) for ancestor, ids in members.items()],
+            default=None,
+            output_field=IntegerField(),
+        )
+        in_level = Q(team_id__in=[t for ids in members.values() for t in ids])
+        groupings.append(_Grouping(in_level, in_level, key))
+    return groupings
+
+
+def _grouped(queryset, key, **aggregates) -> dict[Any, dict[str, Any]]:
+    if key is None:
+        return {None: queryset.aggregate(**aggregates)}
+    rows = queryset.annotate(_scope=key).values("_scope").annotate(**aggregates).order_by()
+    return {row.pop("_scope"): row for row in rows if row["_scope"] is not None}
+
+
+# --- The queries ---------------------------------------------------------------------------
+
+
+def _closed_in_period(grouping: _Grouping, first: dt.datetime, until: dt.datetime) -> dict:
+    won = Q(stage__kind=StageKind.WON)
+    cycle = DaysBetween(Coalesce("lead__created_at", "created_at"), "closed_at")
+    deals = Deal.objects.filter(grouping.deal_filter, closed_at__gte=first, closed_at__lt=until)
+    return _grouped(
+        deals,
+        grouping.key,
+        deals_won=Count("id", filter=won),
+        deals_lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
+        revenue=Sum("amount", filter=won),
+        sales_cycle_days_mean=Avg(cycle, filter=won),
+        sales_cycle_days_median=Median(cycle, filter=won),
+    )
+
+
+def _created_in_period(
+    grouping: _Grouping, first: dt.datetime, until: dt.datetime, as_of: dt.datetime
+) -> dict:
+    deals = Deal.objects.filter(grouping.deal_filter, created_at__gte=first, created_at__lt=until)
+    return _grouped(
+        deals,
+        grouping.key,
+        opportunities_created=Count("id"),
+        opportunities_won=Count("id", filter=Q(stage__kind=StageKind.WON, closed_at__lt=as_of)),
+    )
+
+
+def _open_at(grouping: _Grouping, moment: dt.datetime) -> dict:
+    # The stage a deal was in at `moment` is where its first later move started from;
+    # a deal that has not moved since is still in its current stage.
+    probability_then = Coalesce(
+        Subquery(
+            StageChange.objects.filter(deal=OuterRef("pk"), changed_at__gte=moment)
+            .order_by("changed_at", "id")
+            .values("from_stage__probability")[:1]
+        ),
+        F("stage__probability"),
+    )
+    deals = Deal.objects.filter(grouping.deal_filter, created_at__lt=moment).filter(
+        Q(closed_at__isnull=True) | Q(closed_at__gte=moment)
+    )
+    return _grouped(
+        deals,
+        grouping.key,
+        open_deals=Count("id"),
+        pipeline_value=Sum("amount"),
+        weighted_pipeline=Sum(
+            ExpressionWrapper(F("amount") * probability_then / Value(100), output_field=MONEY)
+        ),
+    )
+
+
+def _won_to_date(grouping: _Grouping, until: dt.datetime) -> dict:
+    deals = Deal.objects.filter(
+        grouping.deal_filter,
+        stage__kind=StageKind.WON,
+        closed_at__lt=until,
+        company__isnull=False,
+    )
+    return _grouped(
+        deals,
+        grouping.key,
+        customer_revenue=Sum("amount"),
+        customers=Count("company_id", distinct=True),
+    )
+
+
+def _leads_created(
+    grouping: _Grouping, first: dt.datetime, until: dt.datetime, as_of: dt.datetime
+) -> dict:
+    won_deal = Deal.objects.filter(
+        lead_id=OuterRef("pk"), stage__kind=StageKind.WON, closed_at__lt=as_of
+    )
+    leads = Lead.objects.filter(grouping.lead_filter, created_at__gte=first, created_at__lt=until)
+    return _grouped(
+        leads,
+        grouping.key,
+        leads_created=Count("id"),
+        leads_won=Count("id", filter=Exists(won_deal)),
+    )
+
+
+def _revenue_targets(
+    owner_field: str, start: dt.date, end: dt.date, restrict: Q, period: str | None = None
+) -> dict[Any, Decimal]:
+    """Revenue target per owner (user or team) for start..end; see `target_for_range`."""
+    if period is not None:
+        first = periods.period_start(start, period)
+        window = (first, periods.period_end(first, period))
+    elif (enclosing := periods.enclosing_period(start, end)) is not None:
+        window = (enclosing[1], periods.period_end(enclosing[1], enclosing[0]))
+    else:
+        window = (start, end)
+    rows = Target.objects.filter(
+        restrict, metric=TargetMetric.REVENUE, period_start__range=window
+    ).values_list(owner_field, "period_kind", "period_start", "value")
+    by_owner: dict[Any, dict[tuple[str, dt.date], Decimal]] = defaultdict(dict)
+    for owner, kind, period_start, value in rows:
+        by_owner[owner][(kind, period_start)] = Decimal(value)
+    result = {}
+    for owner, plan in by_owner.items():
+        total = target_for_range(plan, start, end, period)
+        if total is not None:
+            result[owner] = total
+    return result
+
+
+def target_for_range(
+    plan: dict[tuple[str, dt.date], Decimal], start: dt.date, end: dt.date, period: str | None
+) -> Decimal | None:
+    """The target of a range, from one owner's targets keyed by (period kind, start).
+
+    The range's period is `period` (the kind of a snapshot) when given, else the smallest
+    calendar period that begins on `start` and contains `end`. A period's target is the one
+    set for it or, failing that, the sum of its parts' (a quarter's months, a year's
+    quarters). A range that is no calendar period sums the whole months inside it.
+    """
+
+    def of_period(kind: str, first: dt.date) -> Decimal | None:
+        if (kind, first) in plan:
+            return plan[(kind, first)]
+        parts = [of_period(*child) for child in periods.child_periods(kind, first)]
+        known = [part for part in parts if part is not None]
+        return sum(known, Decimal(0)) if known else None
+
+    if period is not None:
+        return of_period(period, periods.period_start(start, period))
+    enclosing = periods.enclosing_period(start, end)
+    if enclosing is not None:
+        return of_period(*enclosing)
+    months = [plan.get((PeriodKind.MONTH, month)) for month in periods.months_within(start, end)]
+    known = [value for value in months if value is not None]
+    return sum(known, Decimal(0)) if known else None
+
+
+# --- Putting it together ------------------------------------------------------------------
+
+
+def _money(value) -> Decimal:
+    return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _ratio(numerator, denominator) -> float | None:
+    return None if not denominator else float(numerator) / float(denominator)
+
+
+def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
+    won, lost = parts.get("deals_won") or 0, parts.get("deals_lost") or 0
+    revenue = _money(parts.get("revenue"))
+    avg_deal_size = _money(revenue / won) if won else None
+    win_rate = _ratio(won, won + lost)
+    cycle_mean = parts.get("sales_cycle_days_mean")
+    open_deals = parts.get("open_deals") or 0
+    velocity = None
+    if win_rate is not None and avg_deal_size is not None and cycle_mean:
+        velocity = _money(
+            Decimal(open_deals) * Decimal(win_rate) * avg_deal_size / Decimal(cycle_mean)
+        )
+    customers = parts.get("customers") or 0
+    return KPIs(
+        leads_created=parts.get("leads_created") or 0,
+        opportunities_created=parts.get("opportunities_created") or 0,
+        deals_won=won,
+        deals_lost=lost,
+        revenue=revenue,
+        win_rate=win_rate,
+        close_rate=_ratio(parts.get("leads_won") or 0, parts.get("leads_created")),
+        opportunity_close_rate=_ratio(
+            parts.get("opportunities_won") or 0, parts.get("opportunities_created")
+        ),
+        avg_deal_size=avg_deal_size,
+        sales_cycle_days_mean=None if cycle_mean is None else float(cycle_mean),
+        sales_cycle_days_median=(
+            None
+            if parts.get("sales_cycle_days_median") is None
+            else float(parts["sales_cycle_days_median"])
+        ),
+        open_deals=open_deals,
+        pipeline_value=_money(parts.get("pipeline_value")),
+        weighted_pipeline=_money(parts.get("weighted_pipeline")),
+        sales_velocity=velocity,
+        clv=_money(Decimal(parts["customer_revenue"]) / customers) if customers else None,
+        target=None if target is None else _money(target),
+        attainment=_ratio(revenue, target) if target else None,
+    )
+
+
+def _compute(
+    groupings: Iterable[_Grouping], start: dt.date, end: dt.date, as_of: dt.datetime
+) -> dict[Any, dict[str, Any]]:
+    first, after = period_bounds(start, end)
+    until = min(after, as_of)
+    merged: dict[Any, dict[str, Any]] = defaultdict(dict)
+    for grouping in groupings:
+        for family in (
+            _closed_in_period(grouping, first, until),
+            _created_in_period(grouping, first, until, as_of),
+            _open_at(grouping, until),
+            _won_to_date(grouping, until),
+            _leads_created(grouping, first, until, as_of),
+        ):
+            for key, values in family.items():
+                merged[key].update(values)
+    return merged
+
+
+def kpis_for_scope(
+    *,
+    kind: ScopeKind,
+    scope_id: int | None,
+    start: dt.date,
+    end: dt.date,
+    as_of: dt.datetime,
+    period: str | None = None,
+) -> KPIs:
+    """Every KPI for one user, one team with all its sub-teams, or the organisation.
+    `period` names the calendar period whose target applies (see target_for_range)."""
+    merged = _compute([_scope_grouping(kind, scope_id)], start, end, as_of)
+    if kind == "user":
+        target = _revenue_targets("user_id", start, end, Q(user_id=scope_id), period)
+    elif kind == "team":
+        target = _revenue_targets("team_id", start, end, Q(team_id=scope_id), period)
+    else:
+        target = _org_target(start, end, period)
+    return _combine(merged.get(None, {}), target.get(scope_id if kind != "org" else None))
+
+
+def _org_target(start: dt.date, end: dt.date, period: str | None) -> dict[Any, Decimal]:
+    """The organisation's target: the sum of its top-level teams' targets."""
+    per_team = _revenue_targets(
+        "team_id", start, end, Q(team__isnull=False, team__parent__isnull=True), period
+    )
+    return {None: sum(per_team.values(), Decimal(0))} if per_team else {}
+
+
+def kpis_by_user(
+    *,
+    user_ids: Iterable[int],
+    start: dt.date,
+    end: dt.date,
+    as_of: dt.datetime,
+    period: str | None = None,
+) -> dict[int, KPIs]:
+    """KPIs of every given user (zeros and nulls for users with no activity)."""
+    user_ids = list(user_ids)
+    grouping = _Grouping(Q(owner_id__in=user_ids), Q(owner_id__in=user_ids), F("owner_id"))
+    merged = _compute([grouping], start, end, as_of)
+    targets = _revenue_targets("user_id", start, end, Q(user_id__in=user_ids), period)
+    return {uid: _combine(merged.get(uid, {}), targets.get(uid)) for uid in user_ids}
+
+
+def kpis_by_team(
+    *, start: dt.date, end: dt.date, as_of: dt.datetime, period: str | None = None
+) -> dict[int, KPIs]:
+    """KPIs of every team, each including all its sub-teams."""
+    merged = _compute(_team_level_groupings(), start, end, as_of)
+    targets = _revenue_targets("team_id", start, end, Q(team__isnull=False), period)
+    team_ids = Team.objects.values_list("id", flat=True)
+    return {tid: _combine(merged.get(tid, {}), targets.get(tid)) for tid in team_ids}
