@@ -22,7 +22,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
