@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Target
+from .models import KPISnapshot, Target
 
 
 @admin.register(Target)
@@ -15,3 +15,29 @@ class TargetAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Target, form, change: bool) -> None:
         obj.set_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(KPISnapshot)
+class KPISnapshotAdmin(admin.ModelAdmin):
+    """Read-only: rows are written by the nightly job (snapshot_kpis)."""
+
+    list_display = [
+        "date",
+        "scope_kind",
+        "scope_id",
+        "period_kind",
+        "revenue",
+        "deals_won",
+        "win_rate",
+        "target",
+        "attainment",
+    ]
+    list_filter = ["scope_kind", "period_kind"]
+    search_fields = ["scope_id"]
+    date_hierarchy = "date"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -6,7 +6,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from .choices import PeriodKind, TargetMetric
+from .choices import PeriodKind, ScopeKind, TargetMetric
 from .periods import is_period_start, period_end
 
 
@@ -88,3 +88,61 @@ class Target(models.Model):
             raise ValidationError(
                 {"period_start": f"Must be the first day of a {self.period_kind}."}
             )
+
+
+def _money(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=16, decimal_places=2, **kwargs)
+
+
+class KPISnapshot(models.Model):
+    """Every KPI of one scope for one period-to-date, frozen as of the end of `date`.
+
+    Written by the nightly job (metrics.services.kpi_snapshot_create), one row per
+    (date, scope, period kind); re-running a date rewrites the same rows. Numbers only.
+    """
+
+    date = models.DateField(help_text="The day the figures are as of (end of that day).")
+    scope_kind = models.CharField(max_length=8, choices=ScopeKind.choices)
+    scope_id = models.PositiveBigIntegerField(
+        help_text="The user's or team's id; 0 for the organisation."
+    )
+    period_kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    leads_created = models.PositiveIntegerField()
+    opportunities_created = models.PositiveIntegerField()
+    deals_won = models.PositiveIntegerField()
+    deals_lost = models.PositiveIntegerField()
+    revenue = _money()
+    win_rate = models.FloatField(null=True)
+    close_rate = models.FloatField(null=True)
+    opportunity_close_rate = models.FloatField(null=True)
+    avg_deal_size = _money(null=True)
+    sales_cycle_days_mean = models.FloatField(null=True)
+    sales_cycle_days_median = models.FloatField(null=True)
+    open_deals = models.PositiveIntegerField()
+    pipeline_value = _money()
+    weighted_pipeline = _money()
+    sales_velocity = _money(null=True)
+    clv = _money(null=True)
+    target = _money(null=True)
+    attainment = models.FloatField(null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-date", "scope_kind", "scope_id", "period_kind"]
+        indexes = [
+            models.Index(fields=["scope_kind", "scope_id", "period_kind", "date"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["date", "scope_kind", "scope_id", "period_kind", "period_start"],
+                name="%(app_label)s_%(class)s_one_row_per_scope_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_start__lte=models.F("date")),
+                name="%(app_label)s_%(class)s_period_starts_by_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_kind} {self.scope_id} {self.period_kind} to {self.date}"

@@ -2,10 +2,29 @@
 and reps, plus an admin. `rep` and `other_rep` sit in the same team; `outsider_rep` sits
 in the sibling team; `manager` manages the rep's team only; `region_manager` the region."""
 
+import importlib
+
 import pytest
 
 from accounts.choices import Role
 from tests.factories import TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    """A transactional test flushes every table at its end, rows made by data migrations
+    included (the default pipeline, the nightly schedule); put them back before each one."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    for module, function in [
+        ("pipeline.migrations.0002_default_pipeline", "create_default_pipeline"),
+        ("metrics.migrations.0003_nightly_snapshot_schedule", "create_schedule"),
+    ]:
+        getattr(importlib.import_module(module), function)(apps, None)
 
 
 @pytest.fixture
