@@ -183,3 +183,43 @@ def test_the_task_retries_database_outages_with_backoff():
     from django.db import OperationalError
 
     assert OperationalError in snapshot_kpis_task.autoretry_for
+
+
+def test_reps_see_only_their_own_snapshot_rows(org):
+    kpi_snapshot_create(day=MARCH_31)
+    api = APIClient()
+    api.force_authenticate(org.a1)
+    rows = api.get(reverse("snapshot-list"), {"date_after": "2026-03-31"}).json()["results"]
+    assert {(r["scope"], r["id"]) for r in rows} == {("user", org.a1.pk)}
+    assert len(rows) == 3  # month, quarter and year to date
+    other = KPISnapshot.objects.get(
+        date=MARCH_31, scope_kind="user", scope_id=org.a2.pk, period_kind="quarter"
+    )
+    assert api.get(reverse("snapshot-detail", args=[other.pk])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_the_same_date_at_once_leave_one_set_of_rows(org):
+    import threading
+
+    from django.db import connection
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            start.wait()
+            kpi_snapshot_create(day=MARCH_31)
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert KPISnapshot.objects.filter(date=MARCH_31).count() == 21
