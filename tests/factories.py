@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.choices import Role
 from accounts.models import Team, User
 from metrics.choices import PeriodKind, TargetMetric
-from metrics.models import Target
+from metrics.models import KPISnapshot, Target
 from pipeline.choices import LeadStatus, StageKind
 from pipeline.models import Company, Deal, Lead, LeadSource, Pipeline, Product, Stage, StageChange
 
@@ -146,3 +146,23 @@ class TargetFactory(factory.django.DjangoModelFactory):
     period_kind = PeriodKind.QUARTER
     period_start = dt.date(2026, 10, 1)
     value = Decimal("100000.00")
+
+
+class KPISnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KPISnapshot
+
+    date = dt.date(2026, 3, 31)
+    scope_kind = "org"
+    scope_id = 0
+    period_kind = PeriodKind.QUARTER
+    period_start = dt.date(2026, 1, 1)
+    leads_created = 0
+    opportunities_created = 0
+    deals_won = 0
+    deals_lost = 0
+    revenue = Decimal("0.00")
+    open_deals = 0
+    pipeline_value = Decimal("0.00")
+    weighted_pipeline = Decimal("0.00")
+    computed_at = factory.LazyFunction(timezone.now)

@@ -136,7 +136,7 @@ def test_a_manager_sees_their_tree_and_nothing_else(
 
 def test_kpis_use_a_fixed_number_of_queries(api, org, admin_user, django_assert_max_num_queries):
     as_user(api, admin_user)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         assert kpis(api, scope="team", id=org.region.pk, **Q1).status_code == 200
 
 

@@ -223,3 +223,17 @@ def test_two_runs_of_the_same_date_at_once_leave_one_set_of_rows(org):
         thread.join(timeout=120)
     assert errors == []
     assert KPISnapshot.objects.filter(date=MARCH_31).count() == 21
+
+
+def test_the_schedule_and_the_rows_are_visible_in_the_admin(client, admin_user):
+    from tests.factories import KPISnapshotFactory
+
+    KPISnapshotFactory(revenue=Decimal("1234.00"))
+    client.force_login(admin_user)
+    schedules = client.get(reverse("admin:django_celery_beat_periodictask_changelist"))
+    assert "Nightly KPI snapshot" in schedules.content.decode()
+    task = PeriodicTask.objects.get(name="Nightly KPI snapshot")
+    edit = client.get(reverse("admin:django_celery_beat_periodictask_change", args=[task.pk]))
+    assert edit.status_code == 200
+    rows = client.get(reverse("admin:metrics_kpisnapshot_changelist"))
+    assert "1234" in rows.content.decode()
