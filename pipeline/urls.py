@@ -1,7 +1,2 @@
-from django.urls import path
-
-from . import views
-
-urlpatterns = [
-    path("", views.home, name="home"),
-]
+app_name = "pipeline"
+urlpatterns: list = []

@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("salesperf.api")),
     path("", include("accounts.urls")),
+    path("", include("metrics.urls")),
     path("", include("pipeline.urls")),
 ]

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_anonymous_users_are_sent_to_the_login_page(client):
-    response = client.get(reverse("home"))
+    response = client.get(reverse("metrics:home"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
@@ -24,7 +24,7 @@ def test_login_then_land_on_home(client, rep):
     response = client.post(
         reverse("login"), {"username": "rep", "password": "pw-for-tests-1"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("home")
+    assert response.redirect_chain[-1][0] == reverse("metrics:home")
     assert "Hello, First" in response.content.decode()
 
 
@@ -37,14 +37,14 @@ def test_wrong_password_shows_an_error(client, rep):
 def test_logout_needs_post_and_ends_the_session(client, rep):
     client.force_login(rep)
     client.post(reverse("logout"))
-    assert client.get(reverse("home")).status_code == 302
+    assert client.get(reverse("metrics:home")).status_code == 302
 
 
 def test_home_lists_only_the_users_own_deals(client, rep, other_rep):
     DealFactory(owner=rep, name="Mine")
     DealFactory(owner=other_rep, name="Not mine")
     client.force_login(rep)
-    page = client.get(reverse("home")).content.decode()
+    page = client.get(reverse("metrics:home")).content.decode()
     assert "Mine" in page
     assert "Not mine" not in page
 
@@ -56,5 +56,5 @@ def test_home_query_count_does_not_grow_with_deals(
     DealFactory.create_batch(deal_count, owner=rep)
     client.force_login(manager)
     with django_assert_max_num_queries(7):
-        response = client.get(reverse("home"))
+        response = client.get(reverse("metrics:home"))
     assert response.status_code == 200
