@@ -22,3 +22,36 @@ def can_view_scope(user, *, kind: str, scope_id: int | None, team_ids, scope_tea
     if kind == "team":
         return scope_id in team_ids
     return scope_id == user.pk or scope_team_id in team_ids
+
+
+def _manages_owner_or_team(user, obj, team_ids) -> bool:
+    """Does a manager's team tree hold the object's owner or the team it counts for?"""
+    if team_ids is None:
+        from .selectors import managed_team_ids  # selectors import this module
+
+        team_ids = managed_team_ids(user=user)
+    return obj.team_id in team_ids or obj.owner.team_id in team_ids
+
+
+def can_edit_deal(user, deal, *, team_ids: set[int] | None = None) -> bool:
+    """Reps edit their own deals, managers those of their team tree, admins all.
+
+    Views load the deal through Deal.objects.visible_to(user) first, so an invisible deal
+    is a 404 before this is asked. A list asking for every row passes the manager's
+    managed_team_ids once as `team_ids` (and selects each owner) to stay at a fixed
+    number of queries.
+    """
+    if not user.is_authenticated:
+        return False
+    if is_admin(user) or deal.owner_id == user.pk:
+        return True
+    return is_manager(user) and _manages_owner_or_team(user, deal, team_ids)
+
+
+def can_edit_lead(user, lead, *, team_ids: set[int] | None = None) -> bool:
+    """The rule of deals: the owner, a manager of the owner's team tree, an admin."""
+    if not user.is_authenticated:
+        return False
+    if is_admin(user) or lead.owner_id == user.pk:
+        return True
+    return is_manager(user) and _manages_owner_or_team(user, lead, team_ids)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import KPISnapshot, Target
+from .models import KPISnapshot, Target, TargetChange
 
 
 @admin.register(Target)
@@ -40,4 +40,34 @@ class KPISnapshotAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TargetChange)
+class TargetChangeAdmin(admin.ModelAdmin):
+    """Read-only: the history is written by metrics.services.targets_set and never edited."""
+
+    list_display = [
+        "changed_at",
+        "changed_by",
+        "user",
+        "team",
+        "metric",
+        "period_kind",
+        "period_start",
+        "old_value",
+        "new_value",
+    ]
+    list_filter = ["metric", "period_kind", "team"]
+    search_fields = ["user__username", "team__name", "changed_by__username"]
+    date_hierarchy = "changed_at"
+    list_select_related = ["changed_by", "user", "team"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

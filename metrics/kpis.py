@@ -26,6 +26,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     Subquery,
@@ -33,7 +34,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.models import Team
@@ -43,7 +44,7 @@ from metrics.aggregates import DaysBetween, Median
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.models import Target
 from pipeline.choices import StageKind
-from pipeline.models import Deal, Lead, StageChange
+from pipeline.models import Deal, Lead, Stage, StageChange
 
 ScopeKind = Literal["org", "team", "user"]
 CENT = Decimal("0.01")
@@ -429,3 +430,182 @@ def kpis_by_team(
     targets = _revenue_targets("team_id", start, end, Q(team__isnull=False), period)
     team_ids = Team.objects.values_list("id", flat=True)
     return {tid: _combine(merged.get(tid, {}), targets.get(tid)) for tid in team_ids}
+
+
+# --- Funnel and pipeline by stage ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """One step of the funnel: an open stage or the won stage, how many of the period's new
+    deals reached it, and the share of the previous step's deals that did (the first step:
+    of the deals created; None when the previous step is empty)."""
+
+    stage_id: int
+    name: str
+    kind: str
+    deals: int
+    conversion: float | None
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """The deals created in a period (`created`) and how far they got (`steps`)."""
+
+    created: int
+    steps: list[FunnelStep]
+
+
+def funnel_for_scope(
+    *, kind: ScopeKind, scope_id: int | None, start: dt.date, end: dt.date, as_of: dt.datetime
+) -> Funnel:
+    """Of the deals of the default pipeline created in start..end, how many reached each
+    open stage, and how many were won, by `as_of`; counts, and stage-to-stage conversion
+    as rates 0..1 (the first stage's: of the deals created; None after an empty step). No
+    deals: every count 0, every conversion None.
+
+    A deal reached a stage when it was ever in it or in a later one (its furthest open
+    stage: from its stage history before `as_of` and the stage it was in at `as_of`), so a
+    deal that skipped a stage counts for it and the funnel never widens. Every deal
+    reached the first open stage (a deal closed with no recorded move still started
+    there), and a won deal reached every stage. Won is counted as in
+    opportunity_close_rate (in the won stage, closed before `as_of`): the last step ÷
+    created is that rate. One query for the counts, one for the stages (and the team tree
+    for a team), whatever the number of deals.
+    """
+    stages = list(Stage.objects.filter(pipeline__is_default=True).order_by("order"))
+    first, after = period_bounds(start, end)
+    until = min(after, as_of)
+    zero = Value(0)
+    won_by_as_of = Q(stage__kind=StageKind.WON, closed_at__lt=as_of)
+
+    def open_order(prefix: str):
+        return Case(
+            When(**{f"{prefix}kind": StageKind.OPEN}, then=F(f"{prefix}order")),
+            default=zero,
+            output_field=IntegerField(),
+        )
+
+    # The furthest open stage a deal moved from or to before as_of: one probe of the
+    # (deal, changed_at) index per deal.
+    furthest_in_history = Coalesce(
+        Subquery(
+            StageChange.objects.filter(deal=OuterRef("pk"), changed_at__lt=as_of)
+            .values("deal")
+            .annotate(
+                furthest=Greatest(Max(open_order("from_stage__")), Max(open_order("to_stage__")))
+            )
+            .values("furthest")[:1]
+        ),
+        zero,
+    )
+
+    # The stage a deal was in at as_of: where its first later move started from, or else
+    # its current stage (as in _open_at); it counts only if it is an open stage.
+    order_then = Coalesce(
+        Subquery(
+            StageChange.objects.filter(deal=OuterRef("pk"), changed_at__gte=as_of)
+            .order_by("changed_at", "id")
+            .annotate(open_order=open_order("from_stage__"))
+            .values("open_order")[:1]
+        ),
+        open_order("stage__"),
+    )
+    open_stages = [stage for stage in stages if stage.kind == StageKind.OPEN]
+    reached_every_stage = Value(max((stage.order for stage in stages), default=0) + 1)
+    deals = Deal.objects.filter(
+        _scope_grouping(kind, scope_id).deal_filter,
+        stage__pipeline__is_default=True,
+        created_at__gte=first,
+        created_at__lt=until,
+    ).annotate(
+        furthest=Case(
+            When(won_by_as_of, then=reached_every_stage),
+            default=Greatest(
+                furthest_in_history,
+                order_then,
+                Value(min((stage.order for stage in open_stages), default=0)),
+            ),
+            output_field=IntegerField(),
+        )
+    )
+    counts = deals.aggregate(
+        created=Count("id"),
+        won=Count("id", filter=won_by_as_of),
+        **{
+            f"stage_{stage.pk}": Count("id", filter=Q(furthest__gte=stage.order))
+            for stage in open_stages
+        },
+    )
+    reached = [(stage, counts[f"stage_{stage.pk}"] or 0) for stage in open_stages]
+    reached += [(stage, counts["won"] or 0) for stage in stages if stage.kind == StageKind.WON][:1]
+    steps, previous = [], counts["created"]
+    for stage, count in reached:
+        steps.append(FunnelStep(stage.pk, stage.name, stage.kind, count, _ratio(count, previous)))
+        previous = count
+    return Funnel(created=counts["created"] or 0, steps=steps)
+
+
+@dataclass(frozen=True)
+class StagePipeline:
+    """The open deals that were in one stage at a moment: how many, their amount and their
+    amount weighted by the stage's win probability (Decimal, 2 places)."""
+
+    stage_id: int
+    name: str
+    probability: int
+    open_deals: int
+    pipeline_value: Decimal
+    weighted_pipeline: Decimal
+
+
+def pipeline_by_stage(
+    *, kind: ScopeKind, scope_id: int | None, start: dt.date, end: dt.date, as_of: dt.datetime
+) -> list[StagePipeline]:
+    """The open deals at the end of start..end (or at `as_of`, if earlier) by the stage
+    each was in at that moment, in pipeline order; every open stage of the default
+    pipeline is listed, with zeros when empty. The rows add up to open_deals,
+    pipeline_value and (to the cent) weighted_pipeline of the same scope and period. Two
+    queries (three for a team), whatever the number of deals."""
+    moment = min(period_bounds(start, end)[1], as_of)
+    later_move = StageChange.objects.filter(deal=OuterRef("pk"), changed_at__gte=moment).order_by(
+        "changed_at", "id"
+    )
+    stage_then = Coalesce(
+        Subquery(later_move.values("from_stage_id")[:1]), F("stage_id"), output_field=IntegerField()
+    )
+    probability_then = Coalesce(
+        Subquery(later_move.values("from_stage__probability")[:1]), F("stage__probability")
+    )
+    rows = (
+        Deal.objects.filter(_scope_grouping(kind, scope_id).deal_filter, created_at__lt=moment)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=moment))
+        .annotate(stage_then=stage_then)
+        .values("stage_then")
+        .annotate(
+            open_deals=Count("id"),
+            pipeline_value=Sum("amount"),
+            weighted_pipeline=Sum(
+                ExpressionWrapper(F("amount") * probability_then / Value(100), output_field=MONEY)
+            ),
+        )
+        .order_by()
+    )
+    by_stage = {row.pop("stage_then"): row for row in rows}
+    stages = Stage.objects.filter(
+        Q(pk__in=list(by_stage)) | Q(pipeline__is_default=True, kind=StageKind.OPEN)
+    ).order_by("-pipeline__is_default", "pipeline__name", "order")
+    result = []
+    for stage in stages:
+        row = by_stage.get(stage.pk, {})
+        result.append(
+            StagePipeline(
+                stage_id=stage.pk,
+                name=stage.name,
+                probability=stage.probability,
+                open_deals=row.get("open_deals") or 0,
+                pipeline_value=_money(row.get("pipeline_value")),
+                weighted_pipeline=_money(row.get("weighted_pipeline")),
+            )
+        )
+    return result

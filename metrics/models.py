@@ -146,3 +146,84 @@ class KPISnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope_kind} {self.scope_id} {self.period_kind} to {self.date}"
+
+
+class TargetChange(models.Model):
+    """One change of one target cell: who changed it, when, from what to what.
+
+    Append-only: written by metrics.services.targets_set next to the Target it changes, never
+    edited. `old_value` is null when the target was created, `new_value` null when it was
+    cleared. Owners are protected: the history outlives nothing it describes.
+    """
+
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="target_changes",
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="target_changes",
+    )
+    metric = models.CharField(
+        max_length=32, choices=TargetMetric.choices, default=TargetMetric.REVENUE
+    )
+    period_kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    old_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    new_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["-changed_at", "-id"], name="metrics_targetchange_newest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(team__isnull=True))
+                | (Q(user__isnull=True) & Q(team__isnull=False)),
+                name="%(app_label)s_%(class)s_user_xor_team",
+            ),
+            models.CheckConstraint(
+                condition=Q(old_value__isnull=False) | Q(new_value__isnull=False),
+                name="%(app_label)s_%(class)s_old_or_new",
+            ),
+            models.CheckConstraint(
+                condition=Q(old_value__isnull=True)
+                | Q(new_value__isnull=True)
+                | ~Q(old_value=models.F("new_value")),
+                name="%(app_label)s_%(class)s_is_a_change",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.user or self.team
+        return f"{who} {self.period_label}: {self.old_value} → {self.new_value}"
+
+    @property
+    def period_label(self) -> str:
+        """'Mar 2026', 'Q1 2026' or '2026'."""
+        start = self.period_start
+        if self.period_kind == PeriodKind.MONTH:
+            return start.strftime("%b %Y")
+        if self.period_kind == PeriodKind.QUARTER:
+            return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+        return str(start.year)
+
+    @property
+    def delta(self) -> Decimal | None:
+        """New minus old value; None when the target was created or cleared."""
+        if self.old_value is None or self.new_value is None:
+            return None
+        return self.new_value - self.old_value

@@ -1,16 +1,23 @@
-"""Writes of the metrics app: freezing KPIs into snapshot rows."""
+"""Writes of the metrics app: freezing KPIs into snapshot rows; setting targets."""
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from .choices import PeriodKind, ScopeKind
+from accounts.permissions import is_admin, is_manager
+from accounts.selectors import managed_team_ids
+
+from .choices import PeriodKind, ScopeKind, TargetMetric
 from .kpis import KPI_KEYS, KPIs, end_of_day, kpis_by_team, kpis_by_user, kpis_for_scope
-from .models import KPISnapshot
-from .periods import period_end, period_start
+from .models import KPISnapshot, Target, TargetChange
+from .periods import is_period_start, period_end, period_start
 
 UNIQUE_FIELDS = ["date", "scope_kind", "scope_id", "period_kind", "period_start"]
 
@@ -94,3 +101,138 @@ def kpi_snapshot_backfill(
         if on_progress:
             on_progress(day, written)
     return total
+
+
+# --- Targets ------------------------------------------------------------------------------
+
+TARGET_MAX = Decimal(10) ** 12  # Target.value has 14 digits, 2 after the point
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class TargetCell:
+    """The wanted value of one target: a user's or a team's, for one metric and period.
+    `value` None clears the target."""
+
+    period_kind: str
+    period_start: dt.date
+    value: Decimal | None
+    user_id: int | None = None
+    team_id: int | None = None
+    metric: str = TargetMetric.REVENUE
+
+    @property
+    def key(self) -> tuple[int | None, int | None, str, str, dt.date]:
+        return (self.user_id, self.team_id, self.metric, self.period_kind, self.period_start)
+
+
+def _target_key(target: Target | TargetChange) -> tuple:
+    return (target.user_id, target.team_id, target.metric, target.period_kind, target.period_start)
+
+
+def _validate_target_cells(cells: list[TargetCell]) -> None:
+    for cell in cells:
+        if (cell.user_id is None) == (cell.team_id is None):
+            raise ValidationError("A target is for a user or for a team, not both.")
+        if cell.metric not in TargetMetric.values or cell.period_kind not in PeriodKind.values:
+            raise ValidationError("Unknown metric or period kind.")
+        if not is_period_start(cell.period_start, cell.period_kind):
+            raise ValidationError(f"{cell.period_start} does not start a {cell.period_kind}.")
+        value = cell.value
+        if value is None:
+            continue
+        # Short-circuits: quantize() of an infinite or huge number would raise.
+        if not value.is_finite() or not 0 <= value < TARGET_MAX or value != value.quantize(CENT):
+            raise ValidationError(f"{value} is not a valid target.")
+
+
+def _check_may_set_targets(by, cells: list[TargetCell]) -> None:
+    """Admins set every target; a manager those of the teams of their tree and of the people
+    in them (accounts.selectors.managed_team_ids); nobody else any."""
+    if is_admin(by):
+        return
+    if not is_manager(by):
+        raise PermissionDenied("Only managers and admins set targets.")
+    tree = managed_team_ids(user=by)
+    team_ids = {cell.team_id for cell in cells if cell.team_id is not None}
+    user_ids = {cell.user_id for cell in cells if cell.user_id is not None}
+    teams_of_users = dict(
+        get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "team_id")
+    )
+    if team_ids - tree or any(teams_of_users.get(pk) not in tree for pk in user_ids):
+        raise PermissionDenied("A target outside your teams.")
+
+
+def targets_set(*, by, changes: Iterable[TargetCell]) -> int:
+    """Set many targets at once, all or nothing: create, update, or delete (value None) each
+    cell, and write one TargetChange per cell whose value actually changes. Cells equal to
+    what is stored write nothing. Returns the number of targets changed.
+
+    Raises PermissionDenied when `by` may not set one of the targets and ValidationError on a
+    malformed cell; either way nothing is written.
+    """
+    cells = list({cell.key: cell for cell in changes}.values())  # the last word per cell
+    _validate_target_cells(cells)
+    _check_may_set_targets(by, cells)
+    if not cells:
+        return 0
+    owners = Q(user_id__in={c.user_id for c in cells if c.user_id is not None}) | Q(
+        team_id__in={c.team_id for c in cells if c.team_id is not None}
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        # Row locks (PostgreSQL) so two saves of the same cells apply one after the other and
+        # each history row's old value is the value it really replaced. A cell both create
+        # concurrently fails on the unique constraints instead; the caller reports it.
+        stored = {
+            _target_key(target): target
+            for target in Target.objects.select_for_update().filter(
+                owners,
+                metric__in={c.metric for c in cells},
+                period_kind__in={c.period_kind for c in cells},
+                period_start__in={c.period_start for c in cells},
+            )
+        }
+        created, updated, deleted, history = [], [], [], []
+        for cell in cells:
+            target = stored.get(cell.key)
+            old = None if target is None else target.value
+            new = None if cell.value is None else cell.value.quantize(CENT)
+            if old == new:
+                continue
+            if target is None:
+                created.append(
+                    Target(
+                        user_id=cell.user_id,
+                        team_id=cell.team_id,
+                        metric=cell.metric,
+                        period_kind=cell.period_kind,
+                        period_start=cell.period_start,
+                        value=new,
+                        set_by=by,
+                    )
+                )
+            elif new is None:
+                deleted.append(target.pk)
+            else:
+                target.value, target.set_by, target.updated_at = new, by, now
+                updated.append(target)
+            history.append(
+                TargetChange(
+                    changed_by=by,
+                    changed_at=now,
+                    user_id=cell.user_id,
+                    team_id=cell.team_id,
+                    metric=cell.metric,
+                    period_kind=cell.period_kind,
+                    period_start=cell.period_start,
+                    old_value=old,
+                    new_value=new,
+                )
+            )
+        if deleted:
+            Target.objects.filter(pk__in=deleted).delete()
+        Target.objects.bulk_create(created, batch_size=500)
+        Target.objects.bulk_update(updated, ["value", "set_by", "updated_at"], batch_size=500)
+        TargetChange.objects.bulk_create(history, batch_size=500)
+    return len(history)

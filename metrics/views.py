@@ -1,11 +1,146 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The dashboard pages. Who may see a scope is decided as in the KPI API
+(accounts.permissions.can_view_scope): a rep their own page, a manager their team tree and
+its people, an admin everything; anything else is a 404."""
 
-from pipeline.selectors import deal_summary_for
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from accounts.models import Team, User
+from accounts.permissions import can_view_scope, is_admin, is_manager
+from accounts.selectors import visible_team_ids
+
+from . import dashboards
+from .choices import ScopeKind
+from .definitions import DEFINITIONS, TERMS
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The signed-in user's landing page (to become a redirect to their dashboard)."""
-    return render(request, "pipeline/home.html", {"summary": deal_summary_for(user=request.user)})
+    """Send each user to their dashboard: admins the organisation, managers their team,
+    everyone else their own performance."""
+    user = request.user
+    if is_admin(user):
+        return redirect("metrics:org-dashboard")
+    if is_manager(user) and (team_id := dashboards.home_team_id(user=user)):
+        return redirect("metrics:team-dashboard", team_id=team_id)
+    return redirect("metrics:my-performance")
+
+
+def _period_context(request: HttpRequest, now) -> dict:
+    today = timezone.localdate(now)
+    period, form = dashboards.period_from_params(request.GET, today=today)
+    return {"period": period, "picker": dashboards.period_picker(period, form, today=today)}
+
+
+@login_required
+def my_performance(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's own performance."""
+    return _rep_page(request, subject=request.user, team_ids=None, own_page=True)
+
+
+@login_required
+def rep_performance(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A rep's performance, for themselves and the managers of their team tree."""
+    subject = get_object_or_404(User.objects.select_related("team"), pk=user_id)
+    team_ids = visible_team_ids(user=request.user)
+    if not can_view_scope(
+        request.user,
+        kind=ScopeKind.USER,
+        scope_id=subject.pk,
+        team_ids=team_ids,
+        scope_team_id=subject.team_id,
+    ):
+        raise Http404("No such rep.")
+    return _rep_page(
+        request, subject=subject, team_ids=team_ids, own_page=subject.pk == request.user.pk
+    )
+
+
+def _rep_page(request: HttpRequest, *, subject: User, team_ids, own_page: bool) -> HttpResponse:
+    now = timezone.now()
+    context = _period_context(request, now)
+    dashboard = dashboards.rep_dashboard(
+        viewer=request.user, subject=subject, period=context["period"], now=now
+    )
+    # The way back to the team page, when the viewer may see that team.
+    team_link = None
+    if subject.team_id and not own_page and (team_ids is None or subject.team_id in team_ids):
+        team_link = subject.team
+    return render(
+        request,
+        "metrics/rep_performance.html",
+        {
+            **context,
+            "dashboard": dashboard,
+            "subject": subject,
+            "subject_name": subject.get_full_name() or subject.username,
+            "own_page": own_page,
+            "team_link": team_link,
+        },
+    )
+
+
+@login_required
+def team_dashboard(request: HttpRequest, team_id: int) -> HttpResponse:
+    """A team with its sub-teams and reps, for the managers of its tree and admins."""
+    team = get_object_or_404(Team.objects.select_related("manager", "parent"), pk=team_id)
+    team_ids = visible_team_ids(user=request.user)
+    if not can_view_scope(request.user, kind=ScopeKind.TEAM, scope_id=team.pk, team_ids=team_ids):
+        raise Http404("No such team.")
+    now = timezone.now()
+    context = _period_context(request, now)
+    sort = dashboards.parse_sort(request.GET.get("sort"))
+    dashboard = dashboards.team_dashboard(
+        viewer=request.user, team=team, period=context["period"], now=now, sort=sort
+    )
+    parent_link = None
+    if team.parent_id and (team_ids is None or team.parent_id in team_ids):
+        parent_link = team.parent
+    return render(
+        request,
+        "metrics/team_dashboard.html",
+        {
+            **context,
+            "dashboard": dashboard,
+            "team": team,
+            "sort": sort,
+            "parent_link": parent_link,
+            "org_link": team_ids is None,
+        },
+    )
+
+
+@login_required
+def org_dashboard(request: HttpRequest) -> HttpResponse:
+    """Every team side by side, for admins."""
+    if not can_view_scope(
+        request.user,
+        kind=ScopeKind.ORG,
+        scope_id=None,
+        team_ids=visible_team_ids(user=request.user),
+    ):
+        raise Http404("No such page.")
+    now = timezone.now()
+    context = _period_context(request, now)
+    sort = dashboards.parse_sort(request.GET.get("sort"))
+    dashboard = dashboards.org_dashboard(period=context["period"], now=now, sort=sort)
+    return render(
+        request, "metrics/org_dashboard.html", {**context, "dashboard": dashboard, "sort": sort}
+    )
+
+
+@login_required
+def glossary(request: HttpRequest) -> HttpResponse:
+    """Every KPI's definition, one anchor per key (#win_rate), and the dashboards' terms."""
+    return render(
+        request,
+        "metrics/glossary.html",
+        {
+            "definitions": list(DEFINITIONS.values()),
+            "terms": list(TERMS.values()),
+            "time_zone": settings.TIME_ZONE,
+        },
+    )

@@ -5,11 +5,11 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .choices import LeadStatus, StageKind
-from .models import Deal, Lead, Stage, StageChange
+from .models import Company, Deal, Lead, Stage, StageChange
 from .selectors import first_open_stage
 
 
@@ -130,3 +130,28 @@ def lead_convert(
         created_at=at,
     )
     return deal_save(deal=deal, by=by)
+
+
+@transaction.atomic
+def company_get_or_create(*, name: str) -> Company:
+    """The company called `name`, matched without regard to case, or a new one.
+
+    Call it inside the transaction of the write that uses it, so a deal or lead that fails
+    validation leaves no orphan company behind.
+    """
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"company": "Enter the company's name."})
+    company = Company.objects.filter(name__iexact=name).order_by("pk").first()
+    if company is not None:
+        return company
+    try:
+        # A savepoint: a concurrent request may create the same name between our read and
+        # our insert; the unique constraint then fails and we read its row instead.
+        with transaction.atomic():
+            return Company.objects.create(name=name)
+    except IntegrityError:
+        company = Company.objects.filter(name__iexact=name).order_by("pk").first()
+        if company is None:
+            raise
+        return company

@@ -1,2 +1,18 @@
+from django.urls import path
+
+from . import views
+
 app_name = "pipeline"
-urlpatterns: list = []
+urlpatterns = [
+    path("deals/", views.deal_list, name="deal-list"),
+    path("deals/board/", views.deal_board, name="deal-board"),
+    path("deals/new/", views.deal_create, name="deal-create"),
+    path("deals/quick/", views.deal_quick_add, name="deal-quick-add"),
+    path("deals/<int:pk>/", views.deal_detail, name="deal-detail"),
+    path("deals/<int:pk>/move/", views.deal_move, name="deal-move"),
+    path("deals/<int:pk>/close/", views.deal_close, name="deal-close"),
+    path("leads/", views.lead_list, name="lead-list"),
+    path("leads/new/", views.lead_create, name="lead-create"),
+    path("leads/<int:pk>/status/", views.lead_status, name="lead-status"),
+    path("leads/<int:pk>/convert/", views.lead_convert_view, name="lead-convert"),
+]

@@ -1,9 +1,7 @@
-"""Login, logout and the landing page."""
+"""Login, logout and where each role lands."""
 
 import pytest
 from django.urls import reverse
-
-from tests.factories import DealFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +18,23 @@ def test_login_page_renders_with_csrf(client):
     assert 'name="csrfmiddlewaretoken"' in response.content.decode()
 
 
-def test_login_then_land_on_home(client, rep):
+def test_a_rep_logs_in_and_lands_on_their_performance(client, rep):
     response = client.post(
         reverse("login"), {"username": "rep", "password": "pw-for-tests-1"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("metrics:home")
-    assert "Hello, First" in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("metrics:my-performance")
+    assert response.status_code == 200
+
+
+def test_a_manager_lands_on_their_team(client, manager, team):
+    client.force_login(manager)
+    response = client.get(reverse("metrics:home"))
+    assert response["Location"] == reverse("metrics:team-dashboard", args=[team.pk])
+
+
+def test_an_admin_lands_on_the_organisation(client, admin_user):
+    client.force_login(admin_user)
+    assert client.get(reverse("metrics:home"))["Location"] == reverse("metrics:org-dashboard")
 
 
 def test_wrong_password_shows_an_error(client, rep):
@@ -36,25 +45,16 @@ def test_wrong_password_shows_an_error(client, rep):
 
 def test_logout_needs_post_and_ends_the_session(client, rep):
     client.force_login(rep)
+    assert client.get(reverse("logout")).status_code == 405
     client.post(reverse("logout"))
     assert client.get(reverse("metrics:home")).status_code == 302
+    assert client.get(reverse("metrics:my-performance")).status_code == 302
 
 
-def test_home_lists_only_the_users_own_deals(client, rep, other_rep):
-    DealFactory(owner=rep, name="Mine")
-    DealFactory(owner=other_rep, name="Not mine")
+def test_navigation_shows_targets_to_managers_only(client, rep, manager):
     client.force_login(rep)
-    page = client.get(reverse("metrics:home")).content.decode()
-    assert "Mine" in page
-    assert "Not mine" not in page
-
-
-@pytest.mark.parametrize("deal_count", [1, 30])
-def test_home_query_count_does_not_grow_with_deals(
-    client, manager, rep, deal_count, django_assert_max_num_queries
-):
-    DealFactory.create_batch(deal_count, owner=rep)
+    page = client.get(reverse("pipeline:deal-list")).content.decode()
+    assert reverse("pipeline:lead-list") in page
+    assert reverse("metrics:targets") not in page
     client.force_login(manager)
-    with django_assert_max_num_queries(7):
-        response = client.get(reverse("metrics:home"))
-    assert response.status_code == 200
+    assert reverse("metrics:targets") in client.get(reverse("pipeline:deal-list")).content.decode()

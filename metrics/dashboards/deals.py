@@ -1,0 +1,107 @@
+"""Open deals that need attention: closing soon, and stale."""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, DateTimeField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import team_tree_ids
+from metrics.choices import ScopeKind
+from pipeline.models import Deal, StageChange
+
+STALE_AFTER_DAYS = 21
+CLOSING_SOON_DAYS = 30
+DEAL_LIST_LIMIT = 8
+
+
+@dataclass(frozen=True)
+class DealRow:
+    """One open deal as a list shows it; `days_idle` since its last stage move."""
+
+    pk: int
+    name: str
+    company: str
+    owner: str
+    stage: str
+    amount: Decimal
+    expected_close_date: dt.date | None
+    last_move: dt.datetime
+    days_idle: int
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class DealLists:
+    """Open deals closing soon (or overdue) and stale ones: the first few and the totals."""
+
+    closing_soon: list[DealRow]
+    closing_soon_total: int
+    stale: list[DealRow]
+    stale_total: int
+    stale_after_days: int = STALE_AFTER_DAYS
+    closing_soon_days: int = CLOSING_SOON_DAYS
+
+
+def _scope_deal_filter(scope_kind: str, scope_id: int | None) -> Q:
+    if scope_kind == ScopeKind.USER:
+        return Q(owner_id=scope_id)
+    if scope_kind == ScopeKind.TEAM:
+        return Q(team_id__in=team_tree_ids(root_ids=[scope_id]))
+    return Q()
+
+
+def deals_needing_attention(
+    *, viewer: User, scope_kind: str, scope_id: int | None, now: dt.datetime
+) -> DealLists:
+    """Open deals of a scope, as far as `viewer` may see them: those expected to close in
+    the next CLOSING_SOON_DAYS days or already overdue (soonest first), and the stale ones,
+    whose last stage move (else their creation) is STALE_AFTER_DAYS or more ago (stalest
+    first). Three queries (four for a team), whatever the number of deals."""
+    today = timezone.localdate(now)
+    last_move = Coalesce(
+        Subquery(
+            StageChange.objects.filter(deal=OuterRef("pk"))
+            .order_by("-changed_at", "-id")
+            .values("changed_at")[:1]
+        ),
+        "created_at",
+        output_field=DateTimeField(),
+    )
+    closing = Q(expected_close_date__lte=today + dt.timedelta(days=CLOSING_SOON_DAYS))
+    stale = Q(last_move__lt=now - dt.timedelta(days=STALE_AFTER_DAYS))
+    deals = (
+        Deal.objects.visible_to(viewer)
+        .open()
+        .filter(_scope_deal_filter(scope_kind, scope_id))
+        .annotate(last_move=last_move)
+    )
+    totals = deals.aggregate(closing=Count("id", filter=closing), stale=Count("id", filter=stale))
+    listed = deals.select_related("company", "owner", "stage")
+
+    def rows(queryset) -> list[DealRow]:
+        return [
+            DealRow(
+                pk=deal.pk,
+                name=deal.name,
+                company=str(deal.company) if deal.company_id else "",
+                owner=str(deal.owner),
+                stage=deal.stage.name,
+                amount=deal.amount,
+                expected_close_date=deal.expected_close_date,
+                last_move=deal.last_move,
+                days_idle=(now - deal.last_move).days,
+                overdue=deal.expected_close_date is not None and deal.expected_close_date < today,
+            )
+            for deal in queryset[:DEAL_LIST_LIMIT]
+        ]
+
+    return DealLists(
+        closing_soon=rows(listed.filter(closing).order_by("expected_close_date", "pk")),
+        closing_soon_total=totals["closing"],
+        stale=rows(listed.filter(stale).order_by("last_move", "pk")),
+        stale_total=totals["stale"],
+    )

@@ -1,0 +1,187 @@
+"""Figures as the pages show them: compared with the previous period and the team's
+median, against a target, ranked."""
+
+import datetime as dt
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from metrics.definitions import DEFINITIONS, Definition
+from metrics.kpis import KPI_KEYS, KPIs
+
+from .period_picker import Period
+
+# Columns a leaderboard can be sorted by ("name" sorts by the rep's or team's name).
+SORT_KEYS = [
+    "revenue",
+    "target",
+    "attainment",
+    "deals_won",
+    "win_rate",
+    "close_rate",
+    "avg_deal_size",
+    "sales_cycle_days_mean",
+    "pipeline_value",
+    "weighted_pipeline",
+]
+DEFAULT_SORT = "-revenue"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One KPI on a page, with what it is compared to: the previous period and, on a
+    rep's page, the team median (`has_median`: a team exists to compare with)."""
+
+    key: str
+    value: Any
+    previous: Any = None
+    median: Any = None
+    has_median: bool = False
+
+    @property
+    def definition(self) -> Definition:
+        return DEFINITIONS[self.key]
+
+    @property
+    def change(self) -> float | None:
+        """Against the previous period: rates in points (0.05 = 5 points), days in days,
+        money and counts as a share of the previous figure. None when not comparable."""
+        if self.value is None or self.previous is None:
+            return None
+        unit = self.definition.unit
+        if unit in ("rate", "days"):
+            return float(self.value) - float(self.previous)
+        if self.previous == 0:
+            return 0.0 if self.value == 0 else None
+        return (float(self.value) - float(self.previous)) / float(self.previous)
+
+    @property
+    def direction(self) -> str:
+        change = self.change
+        if change is None:
+            return ""
+        if abs(change) < 1e-9:
+            return "flat"
+        return "up" if change > 0 else "down"
+
+    @property
+    def tone(self) -> str:
+        """The delta's colour class: "up" when the change is good, "down" when bad."""
+        better, direction = self.definition.better, self.direction
+        if not better or direction not in ("up", "down"):
+            return ""
+        return "up" if direction == better else "down"
+
+
+def figures(
+    keys: Iterable[str],
+    kpis: KPIs,
+    previous: KPIs | None = None,
+    median: Mapping[str, Any] | None = None,
+) -> list[Figure]:
+    return [
+        Figure(
+            key=key,
+            value=getattr(kpis, key),
+            previous=getattr(previous, key) if previous is not None else None,
+            median=(median or {}).get(key),
+            has_median=median is not None,
+        )
+        for key in keys
+    ]
+
+
+def median_kpis(all_kpis: Iterable[KPIs]) -> dict[str, Any]:
+    """The median of every KPI over the given scopes, leaving out undefined values (None
+    when none is defined). Money stays Decimal to the cent, counts may become halves."""
+    rows = list(all_kpis)
+    result: dict[str, Any] = {}
+    for key in KPI_KEYS:
+        values = [getattr(row, key) for row in rows if getattr(row, key) is not None]
+        if not values:
+            result[key] = None
+            continue
+        middle = statistics.median(values)
+        if isinstance(middle, Decimal):
+            middle = middle.quantize(Decimal("0.01"))
+        result[key] = middle
+    return result
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Revenue against the target of the period, and how far into the period we are."""
+
+    revenue: Decimal
+    target: Decimal | None
+    attainment: float | None
+    days_elapsed: int | None
+    days_total: int
+
+    @property
+    def percent(self) -> int:
+        """For the progress bar: 0..100."""
+        if self.attainment is None:
+            return 0
+        return max(0, min(100, round(self.attainment * 100)))
+
+    @property
+    def done(self) -> bool:
+        return self.attainment is not None and self.attainment >= 1
+
+    @property
+    def remaining(self) -> Decimal | None:
+        if self.target is None or self.revenue >= self.target:
+            return None
+        return self.target - self.revenue
+
+    @property
+    def pace(self) -> str:
+        """ "ahead" or "behind" the share of the period gone by; "" when not applicable."""
+        if self.attainment is None or self.days_elapsed is None or self.done:
+            return ""
+        return "ahead" if self.attainment >= self.days_elapsed / self.days_total else "behind"
+
+
+def goal(kpis: KPIs, period: Period, *, today: dt.date) -> Goal:
+    elapsed = None
+    if period.start <= today <= period.end:
+        elapsed = (today - period.start).days + 1
+    return Goal(kpis.revenue, kpis.target, kpis.attainment, elapsed, period.days)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A rep or a team in a leaderboard, with its KPIs; `depth` indents a team tree."""
+
+    obj: Any
+    name: str
+    kpis: KPIs
+    goal: Goal
+    depth: int = 0
+    rank: int = 0
+
+
+def parse_sort(value: str | None) -> str:
+    key = (value or "").removeprefix("-")
+    if key == "name" or key in SORT_KEYS:
+        return value or DEFAULT_SORT
+    return DEFAULT_SORT
+
+
+def sort_ranked(rows: list[Ranked], sort: str) -> list[Ranked]:
+    """Sorted by a KPI (or "name"), "-" first for descending; undefined values always
+    last. Ranks follow the order."""
+    descending, key = sort.startswith("-"), sort.removeprefix("-")
+    if key == "name":
+        ordered = sorted(rows, key=lambda r: r.name.lower(), reverse=descending)
+    else:
+        defined = [r for r in rows if getattr(r.kpis, key) is not None]
+        undefined = [r for r in rows if getattr(r.kpis, key) is None]
+        defined.sort(key=lambda r: (getattr(r.kpis, key), r.name.lower()), reverse=descending)
+        ordered = defined + sorted(undefined, key=lambda r: r.name.lower())
+    return [
+        Ranked(r.obj, r.name, r.kpis, r.goal, r.depth, rank) for rank, r in enumerate(ordered, 1)
+    ]

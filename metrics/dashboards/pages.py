@@ -1,0 +1,311 @@
+"""Everything one dashboard page shows, read in a fixed number of queries."""
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from accounts.choices import Role
+from accounts.models import Team, User
+from metrics.choices import ScopeKind
+from metrics.kpis import (
+    Funnel,
+    KPIs,
+    StagePipeline,
+    funnel_for_scope,
+    kpis_by_team,
+    kpis_by_user,
+    kpis_for_scope,
+    pipeline_by_stage,
+)
+
+from .deals import DealLists, deals_needing_attention
+from .figures import Figure, Goal, Ranked, figures, goal, median_kpis, sort_ranked
+from .period_picker import Period
+from .trends import Trend, monthly_trend
+
+# The figures a page shows first, each against the previous period (and the team).
+HEADLINE_KEYS = [
+    "win_rate",
+    "close_rate",
+    "avg_deal_size",
+    "sales_cycle_days_mean",
+    "pipeline_value",
+    "weighted_pipeline",
+]
+# The rest, in a smaller list under them.
+DETAIL_KEYS = [
+    "deals_won",
+    "deals_lost",
+    "opportunities_created",
+    "opportunity_close_rate",
+    "leads_created",
+    "open_deals",
+    "sales_cycle_days_median",
+    "sales_velocity",
+    "clv",
+]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A scope's KPIs in a period, with the previous period's."""
+
+    kpis: KPIs
+    previous: KPIs
+    goal: Goal
+
+
+@dataclass(frozen=True)
+class RepDashboard:
+    subject: User
+    period: Period
+    previous_period: Period
+    comparison: Comparison
+    headline: list[Figure]
+    detail: list[Figure]
+    team_size: int
+    trend: Trend
+    deals: DealLists
+
+
+def rep_dashboard(*, viewer: User, subject: User, period: Period, now: dt.datetime) -> RepDashboard:
+    """A rep's page: their KPIs against the previous period and their team's median (over
+    the reps of their team), their trend, and their deals that need attention."""
+    today = timezone.localdate(now)
+    teammates: list[int] = []
+    if subject.team_id:
+        teammates = list(
+            User.objects.filter(team_id=subject.team_id, role=Role.REP, is_active=True)
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+    user_ids = sorted({*teammates, subject.pk})
+    by_user = kpis_by_user(
+        user_ids=user_ids,
+        start=period.start,
+        end=period.end,
+        as_of=now,
+        period=period.target_period,
+    )
+    previous_period = period.previous()
+    previous = kpis_by_user(
+        user_ids=[subject.pk],
+        start=previous_period.start,
+        end=previous_period.end,
+        as_of=now,
+        period=previous_period.target_period,
+    )[subject.pk]
+    kpis = by_user[subject.pk]
+    median = median_kpis(by_user[uid] for uid in teammates) if teammates else None
+    return RepDashboard(
+        subject=subject,
+        period=period,
+        previous_period=previous_period,
+        comparison=Comparison(kpis, previous, goal(kpis, period, today=today)),
+        headline=figures(HEADLINE_KEYS, kpis, previous, median),
+        detail=figures(DETAIL_KEYS, kpis, previous, median),
+        team_size=len(teammates),
+        trend=monthly_trend(
+            scope_kind=ScopeKind.USER, scope_id=subject.pk, last_day=min(period.end, today)
+        ),
+        deals=deals_needing_attention(
+            viewer=viewer, scope_kind=ScopeKind.USER, scope_id=subject.pk, now=now
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class StagePipelineChart:
+    rows: list[StagePipeline]
+
+    @property
+    def has_data(self) -> bool:
+        return any(row.open_deals for row in self.rows)
+
+    def chart(self) -> dict[str, list]:
+        return {
+            "labels": [row.name for row in self.rows],
+            "pipeline_value": [float(row.pipeline_value) for row in self.rows],
+            "weighted_pipeline": [float(row.weighted_pipeline) for row in self.rows],
+            "open_deals": [row.open_deals for row in self.rows],
+        }
+
+
+@dataclass(frozen=True)
+class ScopeDashboard:
+    """A team's or the organisation's page."""
+
+    period: Period
+    previous_period: Period
+    comparison: Comparison
+    headline: list[Figure]
+    detail: list[Figure]
+    teams: list[Ranked]
+    reps: list[Ranked]
+    reps_total: int
+    median: dict[str, Any] | None
+    trend: Trend
+    funnel: Funnel
+    stages: StagePipelineChart
+    deals: DealLists | None = None
+
+
+def _team_tree_rows(
+    root_ids: list[int], teams: dict[int, Team], by_team: Mapping[int, KPIs], period, today
+) -> list[Ranked]:
+    """Teams below (and including) the roots, depth first, children by name."""
+    children: dict[int | None, list[Team]] = {}
+    for team in sorted(teams.values(), key=lambda t: t.name.lower()):
+        children.setdefault(team.parent_id, []).append(team)
+    rows: list[Ranked] = []
+
+    def walk(team: Team, depth: int) -> None:
+        kpis = by_team[team.pk]
+        rows.append(Ranked(team, team.name, kpis, goal(kpis, period, today=today), depth))
+        for child in children.get(team.pk, []):
+            walk(child, depth + 1)
+
+    for root_id in root_ids:
+        walk(teams[root_id], 0)
+    return rows
+
+
+def _subtree_ids(root_id: int, teams: Mapping[int, Team]) -> set[int]:
+    """The team and every team below it, from teams already read (no query)."""
+    found, stack = set(), [root_id]
+    while stack:
+        team_id = stack.pop()
+        if team_id not in found:
+            found.add(team_id)
+            stack.extend(pk for pk, t in teams.items() if t.parent_id == team_id)
+    return found
+
+
+def _rep_rows(users: list[User], by_user: Mapping[int, KPIs], period, today) -> list[Ranked]:
+    return [
+        Ranked(
+            user,
+            user.get_full_name() or user.username,
+            by_user[user.pk],
+            goal(by_user[user.pk], period, today=today),
+        )
+        for user in users
+    ]
+
+
+def team_dashboard(
+    *, viewer: User, team: Team, period: Period, now: dt.datetime, sort: str
+) -> ScopeDashboard:
+    """A team's page: the team (with its sub-teams) against its target and the previous
+    period, each sub-team and each rep of its tree ranked, the reps' median, the trend, the
+    funnel, the pipeline by stage and the deals that need attention."""
+    today = timezone.localdate(now)
+    previous_period = period.previous()
+    window = {"start": period.start, "end": period.end, "as_of": now}
+    teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
+    tree = _subtree_ids(team.pk, teams)
+    if len(tree) > 1:
+        by_team = kpis_by_team(**window, period=period.target_period)
+        kpis = by_team[team.pk]
+        children = sorted(
+            (teams[pk] for pk in tree if teams[pk].parent_id == team.pk),
+            key=lambda t: t.name.lower(),
+        )
+        subtree = {pk: teams[pk] for pk in tree}
+        team_rows = _team_tree_rows([t.pk for t in children], subtree, by_team, period, today)
+    else:
+        kpis = kpis_for_scope(kind="team", scope_id=team.pk, **window, period=period.target_period)
+        team_rows = []
+    previous = kpis_for_scope(
+        kind="team",
+        scope_id=team.pk,
+        start=previous_period.start,
+        end=previous_period.end,
+        as_of=now,
+        period=previous_period.target_period,
+    )
+    reps = list(
+        User.objects.filter(team_id__in=tree, role=Role.REP, is_active=True)
+        .select_related("team")
+        .order_by("first_name", "last_name", "username")
+    )
+    by_user = kpis_by_user(user_ids=[u.pk for u in reps], **window, period=period.target_period)
+    rep_rows = sort_ranked(_rep_rows(reps, by_user, period, today), sort)
+    return ScopeDashboard(
+        period=period,
+        previous_period=previous_period,
+        comparison=Comparison(kpis, previous, goal(kpis, period, today=today)),
+        headline=figures(HEADLINE_KEYS, kpis, previous),
+        detail=figures(DETAIL_KEYS, kpis, previous),
+        teams=team_rows,
+        reps=rep_rows,
+        reps_total=len(rep_rows),
+        median=median_kpis(by_user.values()) if by_user else None,
+        trend=monthly_trend(
+            scope_kind=ScopeKind.TEAM, scope_id=team.pk, last_day=min(period.end, today)
+        ),
+        funnel=funnel_for_scope(kind="team", scope_id=team.pk, **window),
+        stages=StagePipelineChart(pipeline_by_stage(kind="team", scope_id=team.pk, **window)),
+        deals=deals_needing_attention(
+            viewer=viewer, scope_kind=ScopeKind.TEAM, scope_id=team.pk, now=now
+        ),
+    )
+
+
+ORG_LEADERBOARD_SIZE = 10
+
+
+def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashboard:
+    """The organisation's page: its KPIs against target and the previous period, every
+    team side by side (as a tree), the best reps, the trend, funnel and pipeline by stage."""
+    today = timezone.localdate(now)
+    previous_period = period.previous()
+    window = {"start": period.start, "end": period.end, "as_of": now}
+    kpis = kpis_for_scope(kind="org", scope_id=None, **window, period=period.target_period)
+    previous = kpis_for_scope(
+        kind="org",
+        scope_id=None,
+        start=previous_period.start,
+        end=previous_period.end,
+        as_of=now,
+        period=previous_period.target_period,
+    )
+    teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
+    by_team = kpis_by_team(**window, period=period.target_period) if teams else {}
+    roots = sorted((t for t in teams.values() if t.parent_id is None), key=lambda t: t.name.lower())
+    reps = list(
+        User.objects.filter(role=Role.REP, is_active=True)
+        .select_related("team")
+        .order_by("first_name", "last_name", "username")
+    )
+    by_user = kpis_by_user(user_ids=[u.pk for u in reps], **window, period=period.target_period)
+    rep_rows = sort_ranked(_rep_rows(reps, by_user, period, today), sort)
+    return ScopeDashboard(
+        period=period,
+        previous_period=previous_period,
+        comparison=Comparison(kpis, previous, goal(kpis, period, today=today)),
+        headline=figures(HEADLINE_KEYS, kpis, previous),
+        detail=figures(DETAIL_KEYS, kpis, previous),
+        teams=_team_tree_rows([t.pk for t in roots], teams, by_team, period, today),
+        reps=rep_rows[:ORG_LEADERBOARD_SIZE],
+        reps_total=len(rep_rows),
+        median=median_kpis(by_user.values()) if by_user else None,
+        trend=monthly_trend(scope_kind=ScopeKind.ORG, scope_id=0, last_day=min(period.end, today)),
+        funnel=funnel_for_scope(kind="org", scope_id=None, **window),
+        stages=StagePipelineChart(pipeline_by_stage(kind="org", scope_id=None, **window)),
+    )
+
+
+def home_team_id(*, user: User) -> int | None:
+    """The team a manager lands on: the top-most team they manage (by name), else their
+    own team."""
+    managed = dict(
+        Team.objects.filter(manager=user).order_by("name").values_list("id", "parent_id")
+    )
+    for team_id, parent_id in managed.items():
+        if parent_id not in managed:
+            return team_id
+    return user.team_id

@@ -1,0 +1,168 @@
+"""How the pages write numbers, and the links from every KPI to its definition.
+
+Money has thousands separators and 2 decimals (or whole units where space is short), rates
+are percentages, days have one decimal, and an undefined value is "—": never "None",
+"NaN" or an error.
+"""
+
+from decimal import Decimal
+
+from django import template
+from django.urls import reverse
+
+from metrics.definitions import DEFINITIONS, TERMS
+
+register = template.Library()
+
+UNDEFINED = "—"
+MINUS = "−"
+
+
+def _is_number(value) -> bool:
+    if value is None or isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return number == number and number not in (float("inf"), float("-inf"))
+
+
+@register.filter
+def money(value, places: int = 2) -> str:
+    """36000 -> "36,000.00"; money:0 -> "36,000"."""
+    if not _is_number(value):
+        return UNDEFINED
+    places = int(places)
+    text = f"{Decimal(str(value)):,.{places}f}"
+    return text.replace("-", MINUS)
+
+
+@register.filter
+def percent(value, places: int = 1) -> str:
+    """0.571428 -> "57.1%"."""
+    if not _is_number(value):
+        return UNDEFINED
+    return f"{float(value) * 100:.{int(places)}f}%".replace("-", MINUS)
+
+
+@register.filter
+def days(value) -> str:
+    """36.6875 -> "36.7 days"."""
+    if not _is_number(value):
+        return UNDEFINED
+    return f"{float(value):,.1f} days".replace("-", MINUS)
+
+
+@register.filter
+def count(value) -> str:
+    """1234 -> "1,234"; a median of counts may be a half: "2.5"."""
+    if not _is_number(value):
+        return UNDEFINED
+    number = float(value)
+    if number.is_integer():
+        return f"{int(number):,}"
+    return f"{number:,.1f}"
+
+
+def format_kpi(key: str, value, *, whole: bool = False) -> str:
+    unit = DEFINITIONS[key].unit
+    if unit == "money":
+        return money(value, 0 if whole else 2)
+    if unit == "money_per_day":
+        text = money(value, 0 if whole else 2)
+        return text if text == UNDEFINED else f"{text} / day"
+    if unit == "rate":
+        return percent(value)
+    if unit == "days":
+        return days(value)
+    return count(value)
+
+
+@register.filter
+def kpi_format(value, key: str) -> str:
+    """Any KPI in its unit: {{ value|kpi_format:"win_rate" }}."""
+    return format_kpi(key, value)
+
+
+@register.filter
+def kpi_whole(value, key: str) -> str:
+    """Like kpi_format, money in whole units: {{ value|kpi_whole:"revenue" }}."""
+    return format_kpi(key, value, whole=True)
+
+
+@register.filter
+def change_text(figure) -> str:
+    """A Figure's change against the previous period: "▲ 5.2 pts", "▼ 12.0%",
+    "▲ 3.1 days", "no change"; "" when there is nothing to compare."""
+    change = figure.change
+    if change is None:
+        return ""
+    if figure.direction == "flat":
+        return "no change"
+    arrow = "▲" if change > 0 else "▼"
+    unit = figure.definition.unit
+    if unit == "rate":
+        return f"{arrow} {abs(change) * 100:.1f} pts"
+    if unit == "days":
+        return f"{arrow} {abs(change):.1f} days"
+    return f"{arrow} {abs(change) * 100:.1f}%"
+
+
+def _glossary_url() -> str:
+    return reverse("metrics:glossary")
+
+
+@register.inclusion_tag("metrics/_kpi.html")
+def kpi(key: str, value, whole: bool = False) -> dict:
+    """A KPI's value, linked to its definition, the one-line definition as its title."""
+    definition = DEFINITIONS[key]
+    return {
+        "href": f"{_glossary_url()}#{key}",
+        "title": definition.short,
+        "text": format_kpi(key, value, whole=whole),
+        "exact": format_kpi(key, value) if whole else "",
+    }
+
+
+@register.inclusion_tag("metrics/_kpi_label.html")
+def kpi_label(key: str, label: str = "") -> dict:
+    """A KPI's name, linked to its definition."""
+    definition = DEFINITIONS[key]
+    return {
+        "href": f"{_glossary_url()}#{key}",
+        "title": definition.short,
+        "label": label or definition.label,
+    }
+
+
+@register.inclusion_tag("metrics/_kpi_label.html")
+def term_label(key: str, label: str = "") -> dict:
+    """A dashboard term (stale deal, funnel…), linked to its explanation."""
+    term = TERMS[key]
+    return {"href": f"{_glossary_url()}#{key}", "title": term.text, "label": label or term.label}
+
+
+@register.inclusion_tag("metrics/_sort_header.html", takes_context=True)
+def sort_header(
+    context, key: str, label: str = "", numeric: bool = True, hide_small: bool = False
+) -> dict:
+    """A sortable column header: links to the same page sorted by `key` (descending first,
+    then ascending), keeping the period; aria-sort tells which column sorts."""
+    current = context.get("sort", "")
+    descending = current == f"-{key}"
+    ascending = current == key
+    if key == "name":
+        next_sort = "-name" if ascending else "name"
+    else:
+        next_sort = key if descending else f"-{key}"
+    definition = DEFINITIONS.get(key)
+    return {
+        "query": f"{context['period'].query}&sort={next_sort}",
+        "label": label or (definition.label if definition else key),
+        "title": definition.short if definition else "",
+        "aria_sort": "descending" if descending else "ascending" if ascending else "",
+        "classes": " ".join(
+            c for c in ("num" if numeric else "", "hide-sm" if hide_small else "") if c
+        ),
+    }

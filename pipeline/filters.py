@@ -1,0 +1,186 @@
+"""FilterSets for deals and leads: the list pages use them, and the API will too.
+
+Each one narrows a queryset the caller has already scoped with visible_to(user); a filter
+never widens what a user sees. Bad values (an unknown stage, a sort column off the list)
+are form errors that leave the queryset unfiltered, never an exception.
+"""
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from accounts.selectors import visible_users
+
+from .choices import LeadStatus, StageKind
+from .models import Deal, Lead
+from .selectors import lead_sources, stages_for_filters
+
+SEARCH_WIDGET = forms.TextInput(attrs={"type": "search", "placeholder": "Search…"})
+
+
+def _owners(request) -> QuerySet:
+    """Owners a user may filter by: the people they can see (nobody without a request)."""
+    if request is None:
+        return get_user_model().objects.none()
+    return visible_users(user=request.user).filter(is_active=True)
+
+
+class SortFilter(django_filters.OrderingFilter):
+    """A whitelist of sort columns (?sort=amount, ?sort=-amount); empty values sort last on
+    every database, and the primary key breaks ties so pages never repeat or skip a row."""
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if not value:
+            return qs
+        ordering = []
+        for param in value:
+            field = self.get_ordering_value(param)
+            if field.startswith("-"):
+                ordering.append(F(field[1:]).desc(nulls_last=True))
+            else:
+                ordering.append(F(field).asc(nulls_last=True))
+        return qs.order_by(*ordering, "-pk")
+
+
+def _quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """The first of the month `months` after the month of `day`."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def period_range(key: str, *, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The calendar days, first and last inclusive, of a named period around `today`."""
+    month = today.replace(day=1)
+    quarter = _quarter_start(today)
+    year = dt.date(today.year, 1, 1)
+    starts = {
+        "this_month": (month, 1),
+        "last_month": (_add_months(month, -1), 1),
+        "next_month": (_add_months(month, 1), 1),
+        "this_quarter": (quarter, 3),
+        "last_quarter": (_add_months(quarter, -3), 3),
+        "next_quarter": (_add_months(quarter, 3), 3),
+        "this_year": (year, 12),
+        "last_year": (dt.date(today.year - 1, 1, 1), 12),
+    }
+    if key not in starts:
+        return None
+    start, months = starts[key]
+    return start, _add_months(start, months) - dt.timedelta(days=1)
+
+
+PERIOD_CHOICES = [
+    ("this_month", "This month"),
+    ("next_month", "Next month"),
+    ("last_month", "Last month"),
+    ("this_quarter", "This quarter"),
+    ("next_quarter", "Next quarter"),
+    ("last_quarter", "Last quarter"),
+    ("this_year", "This year"),
+    ("last_year", "Last year"),
+]
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in the project's time zone."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+class DealFilter(django_filters.FilterSet):
+    """Deals by stage, outcome, closing period, company, owner and free text; sortable."""
+
+    q = django_filters.CharFilter(method="filter_search", label="Search", widget=SEARCH_WIDGET)
+    status = django_filters.ChoiceFilter(
+        field_name="stage__kind", choices=StageKind.choices, label="Status", empty_label="Any"
+    )
+    stage = django_filters.ModelChoiceFilter(
+        queryset=stages_for_filters(), label="Stage", empty_label="Any stage"
+    )
+    period = django_filters.ChoiceFilter(
+        choices=PERIOD_CHOICES,
+        method="filter_period",
+        label="Closing",
+        empty_label="Any time",
+        help_text="Expected close date of open deals, close date of won and lost ones.",
+    )
+    company = django_filters.CharFilter(
+        field_name="company__name", lookup_expr="icontains", label="Company"
+    )
+    owner = django_filters.ModelChoiceFilter(queryset=_owners, label="Owner", empty_label="Anyone")
+    sort = SortFilter(
+        fields=(
+            ("name", "name"),
+            ("company__name", "company"),
+            ("owner__first_name", "owner"),
+            ("stage__order", "stage"),
+            ("amount", "amount"),
+            ("expected_close_date", "expected_close_date"),
+            ("created_at", "created_at"),
+            ("closed_at", "closed_at"),
+        ),
+        label="Sort",
+    )
+
+    class Meta:
+        model = Deal
+        fields = ["q", "status", "stage", "period", "company", "owner"]
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(company__name__icontains=value))
+
+    def filter_period(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        days = period_range(value, today=timezone.localdate())
+        if days is None:
+            return queryset
+        start, end = days
+        closing = Q(stage__kind=StageKind.OPEN, expected_close_date__range=(start, end))
+        closed = ~Q(stage__kind=StageKind.OPEN) & Q(
+            closed_at__gte=_day_start(start), closed_at__lt=_day_start(end + dt.timedelta(days=1))
+        )
+        return queryset.filter(closing | closed)
+
+
+class LeadFilter(django_filters.FilterSet):
+    """Leads by status, source, owner and free text (contact, email, company); sortable."""
+
+    q = django_filters.CharFilter(method="filter_search", label="Search", widget=SEARCH_WIDGET)
+    status = django_filters.ChoiceFilter(
+        choices=LeadStatus.choices, label="Status", empty_label="Any"
+    )
+    source = django_filters.ModelChoiceFilter(
+        queryset=lead_sources(), label="Source", empty_label="Any source"
+    )
+    owner = django_filters.ModelChoiceFilter(queryset=_owners, label="Owner", empty_label="Anyone")
+    sort = SortFilter(
+        fields=(
+            ("company__name", "company"),
+            ("status", "status"),
+            ("created_at", "created_at"),
+        ),
+        label="Sort",
+    )
+
+    class Meta:
+        model = Lead
+        fields = ["q", "status", "source", "owner"]
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(contact_name__icontains=value)
+            | Q(contact_email__icontains=value)
+            | Q(company__name__icontains=value)
+        )

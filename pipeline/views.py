@@ -1,0 +1,477 @@
+"""The reps' pages: deals (list, board, one page to view and edit, close, quick add) and
+leads (list, add, status, convert).
+
+Every object is loaded through visible_to(user): one the user cannot see is a 404, one
+they can see but not edit is a 403 (accounts.permissions). Writes go through services;
+a service's ValidationError becomes a form error next to its field, never a 500.
+"""
+
+import copy
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.permissions import can_edit_deal, can_edit_lead, is_admin, is_manager
+from accounts.selectors import managed_team_ids
+
+from .choices import LeadStatus, StageKind
+from .filters import DealFilter, LeadFilter
+from .forms import (
+    LOST_REASONS,
+    DealCloseForm,
+    DealForm,
+    DealMoveForm,
+    LeadConvertForm,
+    LeadForm,
+    LeadStatusForm,
+    QuickAddForm,
+)
+from .models import Deal, Lead
+from .selectors import (
+    closing_stage,
+    deal_board_for,
+    deal_for_page,
+    deal_history,
+    deal_list_for,
+    first_open_stage,
+    lead_for_page,
+    lead_list_for,
+)
+from .services import (
+    company_get_or_create,
+    deal_move_to_stage,
+    deal_save,
+    lead_convert,
+    lead_save,
+    lead_set_status,
+)
+
+PAGE_SIZE = 25
+BOARD_CARDS_PER_COLUMN = 50
+
+DEAL_COLUMNS = [
+    ("name", "Deal", ""),
+    ("company", "Company", ""),
+    ("owner", "Owner", "team-only"),
+    ("stage", "Stage", ""),
+    ("amount", "Amount", "num"),
+    ("expected_close_date", "Expected close", "hide-sm"),
+    ("closed_at", "Closed", "hide-sm"),
+]
+LEAD_COLUMNS = [
+    ("company", "Lead", ""),
+    ("owner", "Owner", "team-only"),
+    ("source", "Source", "hide-sm"),
+    ("status", "Status", ""),
+    ("created_at", "Added", "hide-sm"),
+]
+UNSORTABLE = {"source"}
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+
+def _sees_team(user) -> bool:
+    """Managers and admins see other people's rows, so lists show an owner column."""
+    return is_admin(user) or is_manager(user)
+
+
+def _team_ids(user) -> set[int] | None:
+    """A manager's teams, read once per request for can_edit_* on many rows."""
+    return managed_team_ids(user=user) if is_manager(user) else None
+
+
+def _deal_or_404(request: HttpRequest, pk: int) -> Deal:
+    deal = deal_for_page(user=request.user, pk=pk)
+    if deal is None:
+        raise Http404("No deal you can see has this number.")
+    return deal
+
+
+def _editable_deal(request: HttpRequest, pk: int) -> Deal:
+    deal = _deal_or_404(request, pk)
+    if not can_edit_deal(request.user, deal):
+        raise PermissionDenied("You can see this deal but not change it.")
+    return deal
+
+
+def _editable_lead(request: HttpRequest, pk: int) -> Lead:
+    lead = lead_for_page(user=request.user, pk=pk)
+    if lead is None:
+        raise Http404("No lead you can see has this number.")
+    if not can_edit_lead(request.user, lead):
+        raise PermissionDenied("You can see this lead but not change it.")
+    return lead
+
+
+def _add_service_errors(form: Form, error: ValidationError, rename: dict[str, str]) -> None:
+    """Show a service's ValidationError on the form, next to the field it is about."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, field_errors in error.message_dict.items():
+        name = rename.get(field, field)
+        form.add_error(name if name in form.fields else None, field_errors)
+
+
+def _save_with_company(form: Form, obj: Deal | Lead, save: Callable[[], object]) -> bool:
+    """Attach the typed company (found or created) and save, in one transaction: a row
+    that fails validation leaves no new company behind."""
+    company_name = form.cleaned_data.get("company_name", "").strip()
+    try:
+        with transaction.atomic():
+            obj.company = company_get_or_create(name=company_name) if company_name else None
+            save()
+    except ValidationError as error:
+        _add_service_errors(form, error, {"company": "company_name"})
+        return False
+    return True
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    """Where to go back to after a POST from a plain form: a same-site `next`, else default."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _sort_headers(columns, current: str, *, team: bool) -> list[dict]:
+    """The table's headers: each sortable one links to its next order (asc, then desc)."""
+    headers = []
+    for key, label, css in columns:
+        if css == "team-only" and not team:
+            continue
+        header = {"label": label, "css": css, "sort": None, "direction": ""}
+        if key not in UNSORTABLE:
+            header["sort"] = f"-{key}" if current == key else key
+            header["direction"] = {key: "asc", f"-{key}": "desc"}.get(current, "")
+        headers.append(header)
+    return headers
+
+
+def _page(request: HttpRequest, queryset) -> Page:
+    """The requested page (a bad or out-of-range number gives the first or last one), with
+    the page numbers to link: 1 2 … 7 8 9 … 40."""
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.elided_range = list(
+        page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)
+    )
+    return page
+
+
+# --- Deals ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def deal_list(request: HttpRequest) -> HttpResponse:
+    """My deals (a manager's: the team's), filtered, searched, sorted and paginated."""
+    deal_filter = DealFilter(
+        request.GET, queryset=deal_list_for(user=request.user), request=request
+    )
+    deals = deal_filter.qs
+    is_open, is_won = Q(stage__kind=StageKind.OPEN), Q(stage__kind=StageKind.WON)
+    totals = deals.aggregate(
+        count=Count("id"),
+        open_count=Count("id", filter=is_open),
+        open_amount=Sum("amount", filter=is_open),
+        won_count=Count("id", filter=is_won),
+        won_amount=Sum("amount", filter=is_won),
+    )
+    team = _sees_team(request.user)
+    context = {
+        "filter": deal_filter,
+        "page_obj": _page(request, deals),
+        "totals": totals,
+        "filtered": any(value for key, value in request.GET.items() if key not in ("page", "sort")),
+        "headers": _sort_headers(DEAL_COLUMNS, request.GET.get("sort", ""), team=team),
+        "show_owner": team,
+        "today": timezone.localdate(),
+    }
+    return render(request, "pipeline/deal_list.html", context)
+
+
+def _board_context(request: HttpRequest, *, error: str = "") -> dict:
+    columns = deal_board_for(user=request.user, per_column=BOARD_CARDS_PER_COLUMN)
+    return {
+        "columns": columns,
+        "has_deals": any(column.count for column in columns),
+        "show_owner": _sees_team(request.user),
+        "board_error": error,
+    }
+
+
+@login_required
+@require_GET
+def deal_board(request: HttpRequest) -> HttpResponse:
+    """Open deals by stage; cards move with buttons or drag and drop (static/js/board.js)."""
+    template = "pipeline/_board.html" if request.htmx else "pipeline/deal_board.html"
+    return render(request, template, _board_context(request))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deal_create(request: HttpRequest) -> HttpResponse:
+    """A new deal on one page; errors show next to their fields and nothing is written."""
+    form = DealForm(request.POST if request.method == "POST" else None, user=request.user)
+    if form.is_valid():
+        deal = form.save(commit=False)
+        if _save_with_company(form, deal, lambda: deal_save(deal=deal, by=request.user)):
+            messages.success(request, f"Deal “{deal.name}” added.")
+            return redirect("pipeline:deal-detail", pk=deal.pk)
+    return render(request, "pipeline/deal_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One page to see a deal, edit it, move or close it, and read its stage history."""
+    deal = _deal_or_404(request, pk)
+    editable = can_edit_deal(request.user, deal)
+    form = None
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied("You can see this deal but not change it.")
+        # A copy: a rejected edit must not show in the page's header as if saved.
+        form = DealForm(request.POST, instance=copy.copy(deal), user=request.user)
+        if form.is_valid():
+            edited = form.save(commit=False)
+            if _save_with_company(form, edited, lambda: deal_save(deal=edited, by=request.user)):
+                messages.success(request, "Changes saved.")
+                return redirect("pipeline:deal-detail", pk=deal.pk)
+    elif editable:
+        form = DealForm(instance=copy.copy(deal), user=request.user)
+    stages = list(deal.stage.pipeline.stages.order_by("order"))
+    open_stages = [stage for stage in stages if stage.kind == StageKind.OPEN]
+    later = [stage for stage in open_stages if stage.order > deal.stage.order]
+    context = {
+        "deal": deal,
+        "form": form,
+        "editable": editable,
+        "history": deal_history(deal=deal),
+        "stages": stages,
+        "open_stages": open_stages,
+        "next_stage": later[0] if later else None,
+        "won_form": DealCloseForm(deal=deal, initial={"outcome": "won"}, auto_id="won_%s"),
+        "lost_form": DealCloseForm(deal=deal, initial={"outcome": "lost"}, auto_id="lost_%s"),
+        "lost_reasons": LOST_REASONS,
+    }
+    return render(request, "pipeline/deal_detail.html", context)
+
+
+@login_required
+@require_POST
+def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move a deal to another open stage. From the board (htmx) the answer is the board
+    again, so both columns and their totals are right; otherwise a redirect back."""
+    deal = _editable_deal(request, pk)
+    form = DealMoveForm(request.POST, deal=deal)
+    error = ""
+    if form.is_valid():
+        try:
+            deal_move_to_stage(deal=deal, stage=form.cleaned_data["stage"], by=request.user)
+        except ValidationError as problem:
+            error = " ".join(problem.messages)
+    else:
+        error = "Pick one of the pipeline's open stages; to close a deal, mark it won or lost."
+    if request.htmx:
+        # 200 even for a refused move: htmx swaps only successful answers, and the board
+        # must come back as it is, with the reason shown above the columns.
+        return render(request, "pipeline/_board.html", _board_context(request, error=error))
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"“{deal.name}” moved to {deal.stage.name}.")
+    return redirect(_next_url(request, reverse("pipeline:deal-board")))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark a deal won (amount, close date) or lost (reason) in one step."""
+    deal = _editable_deal(request, pk)
+    outcome = request.POST.get("outcome") or request.GET.get("outcome") or StageKind.WON
+    if outcome not in (StageKind.WON, StageKind.LOST):
+        outcome = StageKind.WON
+    next_url = _next_url(request, "")
+    data = request.POST if request.method == "POST" else None
+    form = DealCloseForm(data, deal=deal, initial={"outcome": outcome})
+    if form.is_valid():
+        stage = closing_stage(pipeline_id=deal.stage.pipeline_id, kind=outcome)
+        try:
+            if stage is None:
+                raise ValidationError(f"This pipeline has no {outcome} stage.")
+            deal_move_to_stage(
+                deal=deal,
+                stage=stage,
+                by=request.user,
+                at=form.closed_at(),
+                amount=form.cleaned_data["amount"] if outcome == StageKind.WON else None,
+                lost_reason=form.cleaned_data["lost_reason"].strip(),
+            )
+        except ValidationError as error:
+            _add_service_errors(form, error, {"closed_at": "closed_on"})
+        else:
+            verb = "won. Well done!" if outcome == StageKind.WON else "marked lost."
+            messages.success(request, f"“{deal.name}” {verb}")
+            return redirect(next_url or reverse("pipeline:deal-detail", args=[deal.pk]))
+    context = {
+        "deal": deal,
+        "form": form,
+        "outcome": outcome,
+        "next": next_url,
+        "lost_reasons": LOST_REASONS,
+    }
+    return render(request, "pipeline/deal_close.html", context)
+
+
+@login_required
+@require_POST
+def deal_quick_add(request: HttpRequest) -> HttpResponse:
+    """Name, company, amount, expected close: a deal of the user's in their first stage.
+    htmx gets the quick-add partial back (errors, or a success line and an empty form)."""
+    form = QuickAddForm(request.POST)
+    created = None
+    stage = first_open_stage()
+    if stage is None:
+        form.add_error(None, "No default pipeline is set up yet; ask an admin.")
+    if form.is_valid():
+        data = form.cleaned_data
+        deal = Deal(
+            name=data["name"],
+            owner=request.user,
+            stage=stage,
+            amount=data["amount"],
+            expected_close_date=data["expected_close_date"],
+        )
+        if _save_with_company(form, deal, lambda: deal_save(deal=deal, by=request.user)):
+            created, form = deal, QuickAddForm()
+    if not request.htmx and created is not None:
+        messages.success(request, f"Deal “{created.name}” added.")
+        return redirect("pipeline:deal-detail", pk=created.pk)
+    context = {"quick_add_form": form, "quick_add_deal": created}
+    template = "pipeline/_quick_add.html" if request.htmx else "pipeline/deal_quick_add.html"
+    return render(request, template, context)
+
+
+# --- Leads ------------------------------------------------------------------------------
+
+
+def _lead_row_context(request: HttpRequest, lead: Lead, team_ids, **extra) -> dict:
+    return {"lead": lead, "can_edit": can_edit_lead(request.user, lead, team_ids=team_ids), **extra}
+
+
+@login_required
+@require_GET
+def lead_list(request: HttpRequest) -> HttpResponse:
+    """Leads by status and source, searchable, paginated; each row qualifies, disqualifies
+    or converts its lead in place."""
+    lead_filter = LeadFilter(
+        request.GET, queryset=lead_list_for(user=request.user), request=request
+    )
+    page_obj = _page(request, lead_filter.qs)
+    team_ids = _team_ids(request.user)
+    team = _sees_team(request.user)
+    rows = [_lead_row_context(request, lead, team_ids) for lead in page_obj]
+    context = {
+        "filter": lead_filter,
+        "page_obj": page_obj,
+        "rows": rows,
+        "filtered": any(value for key, value in request.GET.items() if key not in ("page", "sort")),
+        "headers": _sort_headers(LEAD_COLUMNS, request.GET.get("sort", ""), team=team),
+        "show_owner": team,
+        # Row forms come back here, filters and page kept, when htmx is off.
+        "next_url": request.get_full_path(),
+    }
+    return render(request, "pipeline/lead_list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_create(request: HttpRequest) -> HttpResponse:
+    """Add a lead; a rep's lead is theirs, a manager may give it to someone on the team."""
+    form = LeadForm(request.POST if request.method == "POST" else None, user=request.user)
+    if form.is_valid():
+        lead = form.save(commit=False)
+        if _save_with_company(form, lead, lambda: lead_save(lead=lead)):
+            messages.success(request, f"Lead at {lead.company.name} added.")
+            if "add_another" in request.POST:
+                return redirect("pipeline:lead-create")
+            return redirect("pipeline:lead-list")
+    return render(request, "pipeline/lead_form.html", {"form": form})
+
+
+@login_required
+@require_POST
+def lead_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Work, qualify or disqualify (with a reason) a lead; htmx gets its row back."""
+    lead = _editable_lead(request, pk)
+    form = LeadStatusForm(request.POST)
+    if form.is_valid():
+        try:
+            lead_set_status(
+                lead=lead, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            _add_service_errors(form, error, {"disqualified_reason": "reason"})
+    if request.htmx:
+        lead.refresh_from_db(fields=["status", "disqualified_reason"])
+        context = _lead_row_context(
+            request,
+            lead,
+            None,
+            status_form=form,
+            show_owner=_sees_team(request.user),
+            next_url=request.htmx.current_url_abs_path or reverse("pipeline:lead-list"),
+        )
+        return render(request, "pipeline/_lead_row.html", context)
+    if form.errors:
+        messages.error(request, " ".join(" ".join(errors) for errors in form.errors.values()))
+    else:
+        messages.success(
+            request, f"Lead at {lead.company.name} is now {lead.get_status_display()}."
+        )
+    return redirect(_next_url(request, reverse("pipeline:lead-list")))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_convert_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Turn a lead into a deal (name, amount, expected close), then open the deal."""
+    lead = _editable_lead(request, pk)
+    initial = {"deal_name": f"{lead.company.name} deal"}
+    form = LeadConvertForm(request.POST if request.method == "POST" else None, initial=initial)
+    convertible = lead.status not in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED)
+    if form.is_valid():
+        try:
+            deal = lead_convert(
+                lead=lead,
+                deal_name=form.cleaned_data["deal_name"],
+                amount=form.cleaned_data["amount"],
+                expected_close_date=form.cleaned_data["expected_close_date"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            lead.refresh_from_db()
+            _add_service_errors(form, error, {"name": "deal_name"})
+        else:
+            messages.success(request, f"Lead converted: “{deal.name}” is in {deal.stage.name}.")
+            return redirect("pipeline:deal-detail", pk=deal.pk)
+    existing = lead.deals.order_by("pk").first() if lead.status == LeadStatus.CONVERTED else None
+    context = {"lead": lead, "form": form, "convertible": convertible, "deal": existing}
+    return render(request, "pipeline/lead_convert.html", context)

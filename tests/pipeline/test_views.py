@@ -1,0 +1,980 @@
+"""The reps' pages: deals (list, board, create, page, move, close, quick add) and leads
+(list, add, status, convert). Each view: the happy path, people who may not see the row
+(404), bad input (field errors, nothing written) and a query budget that holds at 1 and
+at 30 rows."""
+
+import datetime as dt
+import html
+import re
+from decimal import Decimal
+
+import pytest
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.choices import Role
+from accounts.permissions import can_edit_deal, can_edit_lead
+from pipeline import views
+from pipeline.choices import LeadStatus
+from pipeline.models import Company, Deal, Lead, StageChange
+from tests.factories import (
+    CompanyFactory,
+    DealFactory,
+    LeadFactory,
+    LeadSourceFactory,
+    PipelineFactory,
+    StageFactory,
+    UserFactory,
+    default_stage,
+)
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+SIZES = pytest.mark.parametrize("size", [1, 30])
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The persona factories hash a password each; the default hasher is slow on purpose
+    and would take most of this module's time. force_login never checks it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def other_manager(other_team):
+    """The manager of the sibling team: sees none of the rep's team's rows."""
+    user = UserFactory(username="other_manager", team=other_team, role=Role.MANAGER)
+    other_team.manager = user
+    other_team.save()
+    return user
+
+
+def names_in(response) -> set[str]:
+    """Deal names shown as links in a list or on the board."""
+    found = re.findall(r'href="/deals/\d+/">([^<]+)</a>', response.content.decode())
+    return {html.unescape(name) for name in found}
+
+
+def field_errors(response, field: str) -> list[str]:
+    form = response.context["form"]
+    return form.errors.get(field, [])
+
+
+# --- Permissions --------------------------------------------------------------------------
+
+
+def test_edit_predicates_follow_the_roles(
+    rep, other_rep, outsider_rep, manager, other_manager, region_manager, admin_user
+):
+    deal = DealFactory(owner=rep)
+    lead = LeadFactory(owner=rep)
+    for obj, predicate in [(deal, can_edit_deal), (lead, can_edit_lead)]:
+        assert predicate(rep, obj)
+        assert predicate(manager, obj)
+        assert predicate(region_manager, obj)
+        assert predicate(admin_user, obj)
+        assert not predicate(other_rep, obj)
+        assert not predicate(outsider_rep, obj)
+        assert not predicate(other_manager, obj)
+
+
+# --- Deal list ----------------------------------------------------------------------------
+
+
+def test_rep_sees_only_their_own_deals(client, rep, other_rep):
+    DealFactory(owner=rep, name="Mine")
+    DealFactory(owner=other_rep, name="Teammate's")
+    client.force_login(rep)
+    response = client.get(reverse("pipeline:deal-list"))
+    assert response.status_code == 200
+    assert names_in(response) == {"Mine"}
+
+
+def test_manager_sees_the_team_tree_not_the_sibling_team(client, rep, outsider_rep, manager):
+    DealFactory(owner=rep, name="Team deal")
+    DealFactory(owner=outsider_rep, name="Other team deal")
+    client.force_login(manager)
+    response = client.get(reverse("pipeline:deal-list"))
+    assert names_in(response) == {"Team deal"}
+    assert "Owner" in response.content.decode()
+
+
+def test_anonymous_users_go_to_the_login_page(client):
+    response = client.get(reverse("pipeline:deal-list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_list_filters_by_status_stage_company_and_search(client, rep):
+    DealFactory(owner=rep, name="Open one", company=CompanyFactory(name="Acme"))
+    DealFactory(owner=rep, name="Won one", stage=default_stage("Won"))
+    DealFactory(owner=rep, name="Lost one", stage=default_stage("Lost"))
+    DealFactory(owner=rep, name="Proposal one", stage=default_stage("Proposal"))
+    client.force_login(rep)
+    url = reverse("pipeline:deal-list")
+
+    assert names_in(client.get(url, {"status": "won"})) == {"Won one"}
+    assert names_in(client.get(url, {"status": "open"})) == {"Open one", "Proposal one"}
+    proposal = default_stage("Proposal").pk
+    assert names_in(client.get(url, {"stage": proposal})) == {"Proposal one"}
+    assert names_in(client.get(url, {"company": "acm"})) == {"Open one"}
+    assert names_in(client.get(url, {"q": "ACME"})) == {"Open one"}
+    assert names_in(client.get(url, {"q": "lost"})) == {"Lost one"}
+
+
+def test_list_filters_by_closing_period(client, rep):
+    today = timezone.localdate()
+    DealFactory(owner=rep, name="Closing this month", expected_close_date=today)
+    DealFactory(owner=rep, name="Closing later", expected_close_date=today + dt.timedelta(400))
+    won_now = DealFactory(owner=rep, name="Won this month", stage=default_stage("Won"))
+    won_now.closed_at = timezone.now()
+    won_now.save()
+    DealFactory(
+        owner=rep,
+        name="Won long ago",
+        stage=default_stage("Won"),
+        created_at=timezone.now() - dt.timedelta(days=800),
+    )
+    client.force_login(rep)
+    response = client.get(reverse("pipeline:deal-list"), {"period": "this_month"})
+    assert names_in(response) == {"Closing this month", "Won this month"}
+
+
+def test_manager_filters_by_owner(client, rep, other_rep, manager):
+    DealFactory(owner=rep, name="Rep's")
+    DealFactory(owner=other_rep, name="Other rep's")
+    client.force_login(manager)
+    response = client.get(reverse("pipeline:deal-list"), {"owner": other_rep.pk})
+    assert names_in(response) == {"Other rep's"}
+
+
+def test_list_sorts_by_a_whitelisted_column_both_ways(client, rep):
+    for name, amount in [("Small", "10"), ("Large", "900"), ("Medium", "300")]:
+        DealFactory(owner=rep, name=name, amount=Decimal(amount))
+    client.force_login(rep)
+    url = reverse("pipeline:deal-list")
+
+    def order(sort):
+        body = client.get(url, {"sort": sort}).content.decode()
+        return re.findall(r'href="/deals/\d+/">(Small|Large|Medium)</a>', body)
+
+    assert order("amount") == ["Small", "Medium", "Large"]
+    assert order("-amount") == ["Large", "Medium", "Small"]
+    assert order("name") == ["Large", "Medium", "Small"]
+
+
+def test_list_paginates_by_25_and_page_links_keep_the_filters(client, rep):
+    for number in range(30):
+        DealFactory(owner=rep, name=f"Deal {number:02}", amount=Decimal(number))
+    DealFactory(owner=rep, name="Won deal", stage=default_stage("Won"))
+    client.force_login(rep)
+    url = reverse("pipeline:deal-list")
+
+    first = client.get(url, {"status": "open", "sort": "amount"})
+    assert names_in(first) == {f"Deal {number:02}" for number in range(25)}
+    assert "?status=open&amp;sort=amount&amp;page=2" in first.content.decode()
+    second = client.get(url, {"status": "open", "sort": "amount", "page": 2})
+    assert names_in(second) == {f"Deal {number:02}" for number in range(25, 30)}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"sort": "password"},
+        {"stage": "not-a-number"},
+        {"stage": "999999"},
+        {"status": "maybe"},
+        {"period": "someday"},
+        {"owner": "abc"},
+        {"page": "999"},
+        {"page": "-1"},
+        {"q": "\x00%_'"},
+    ],
+)
+def test_bad_list_parameters_never_crash(client, rep, query):
+    DealFactory(owner=rep, name="Still here")
+    client.force_login(rep)
+    response = client.get(reverse("pipeline:deal-list"), query)
+    assert response.status_code == 200
+
+
+def test_empty_list_offers_a_next_step(client, rep):
+    client.force_login(rep)
+    body = client.get(reverse("pipeline:deal-list")).content.decode()
+    assert "No deals yet — add your first deal" in body
+
+
+@SIZES
+@pytest.mark.parametrize("persona", ["rep", "manager", "admin_user"])
+def test_deal_list_query_budget(
+    client, request, rep, manager, size, persona, django_assert_max_num_queries
+):
+    DealFactory.create_batch(size, owner=rep)
+    client.force_login(request.getfixturevalue(persona))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("pipeline:deal-list"), {"sort": "-amount", "q": "Deal"})
+    assert response.status_code == 200
+    assert len(names_in(response)) == min(size, 25)
+
+
+# --- Board --------------------------------------------------------------------------------
+
+
+def test_board_shows_open_deals_by_stage_with_totals(client, rep, other_rep):
+    DealFactory(owner=rep, name="P1", amount=Decimal("100"))
+    DealFactory(owner=rep, name="P2", amount=Decimal("250"))
+    DealFactory(owner=rep, name="N1", stage=default_stage("Negotiation"))
+    DealFactory(owner=rep, name="Won", stage=default_stage("Won"))
+    DealFactory(owner=other_rep, name="Not mine")
+    client.force_login(rep)
+    response = client.get(reverse("pipeline:deal-board"))
+    assert response.status_code == 200
+    assert names_in(response) == {"P1", "P2", "N1"}
+    first = response.context["columns"][0]
+    assert (first.stage.name, first.count, first.amount) == ("Prospecting", 2, Decimal("350"))
+    assert "js/board.js" in response.content.decode()
+
+
+def test_board_caps_each_column_and_links_to_the_rest(client, rep, monkeypatch):
+    monkeypatch.setattr(views, "BOARD_CARDS_PER_COLUMN", 2)
+    DealFactory.create_batch(5, owner=rep)
+    client.force_login(rep)
+    response = client.get(reverse("pipeline:deal-board"))
+    assert len(names_in(response)) == 2
+    body = response.content.decode()
+    assert "+3 more in the list" in body
+    assert f"?stage={default_stage('Prospecting').pk}&amp;status=open" in body
+
+
+def test_empty_board_offers_quick_add(client, rep):
+    client.force_login(rep)
+    body = client.get(reverse("pipeline:deal-board")).content.decode()
+    assert "No open deals yet — add your first deal" in body
+    assert reverse("pipeline:deal-quick-add") in body
+
+
+@SIZES
+@pytest.mark.parametrize("persona", ["rep", "manager"])
+def test_board_query_budget(client, request, rep, size, persona, django_assert_max_num_queries):
+    for stage in ["Prospecting", "Proposal"]:
+        DealFactory.create_batch(size, owner=rep, stage=default_stage(stage))
+    client.force_login(request.getfixturevalue(persona))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("pipeline:deal-board"))
+    assert len(names_in(response)) == 2 * size
+
+
+# --- Move ---------------------------------------------------------------------------------
+
+
+def test_moving_on_the_board_records_one_stage_change_per_move(client, rep):
+    deal = DealFactory(owner=rep, name="Mover")
+    client.force_login(rep)
+    url = reverse("pipeline:deal-move", args=[deal.pk])
+    for name in ["Qualification", "Proposal", "Qualification"]:
+        response = client.post(url, {"stage": default_stage(name).pk}, **HTMX)
+        assert response.status_code == 200
+
+    moves = list(
+        StageChange.objects.filter(deal=deal)
+        .order_by("pk")
+        .values_list("from_stage__name", "to_stage__name", "changed_by__username")
+    )
+    assert moves == [
+        ("Prospecting", "Qualification", "rep"),
+        ("Qualification", "Proposal", "rep"),
+        ("Proposal", "Qualification", "rep"),
+    ]
+    # The htmx answer is the board fragment, with the deal in its new column.
+    assert response.templates[0].name == "pipeline/_board.html"
+    columns = {column.stage.name: column for column in response.context["columns"]}
+    assert [d.name for d in columns["Qualification"].deals] == ["Mover"]
+
+
+def test_move_without_htmx_redirects_back(client, rep):
+    deal = DealFactory(owner=rep)
+    client.force_login(rep)
+    url = reverse("pipeline:deal-move", args=[deal.pk])
+    response = client.post(url, {"stage": default_stage("Proposal").pk})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("pipeline:deal-board")
+    detail = reverse("pipeline:deal-detail", args=[deal.pk])
+    response = client.post(url, {"stage": default_stage("Negotiation").pk, "next": detail})
+    assert response["Location"] == detail
+    evil = client.post(url, {"stage": default_stage("Proposal").pk, "next": "https://evil.test/"})
+    assert evil["Location"] == reverse("pipeline:deal-board")
+
+
+@pytest.mark.parametrize("stage", ["Won", "Lost", "other pipeline", "garbage", ""])
+def test_move_refuses_closed_and_foreign_stages(client, rep, stage):
+    deal = DealFactory(owner=rep)
+    if stage in ("Won", "Lost"):
+        value = default_stage(stage).pk
+    elif stage == "other pipeline":
+        value = StageFactory(pipeline=PipelineFactory(name="Renewals")).pk
+    else:
+        value = stage
+    client.force_login(rep)
+    response = client.post(reverse("pipeline:deal-move", args=[deal.pk]), {"stage": value}, **HTMX)
+    assert response.status_code == 200
+    assert "open stages" in response.context["board_error"]
+    assert StageChange.objects.count() == 0
+    assert Deal.objects.get(pk=deal.pk).stage.name == "Prospecting"
+
+
+def test_manager_moves_a_team_deal(client, rep, manager):
+    deal = DealFactory(owner=rep)
+    client.force_login(manager)
+    url = reverse("pipeline:deal-move", args=[deal.pk])
+    client.post(url, {"stage": default_stage("Proposal").pk}, **HTMX)
+    assert StageChange.objects.get(deal=deal).changed_by == manager
+
+
+def test_move_needs_post(client, rep):
+    deal = DealFactory(owner=rep)
+    client.force_login(rep)
+    assert client.get(reverse("pipeline:deal-move", args=[deal.pk])).status_code == 405
+
+
+@SIZES
+def test_move_query_budget(client, rep, size, django_assert_max_num_queries):
+    deals = DealFactory.create_batch(size, owner=rep)
+    client.force_login(rep)
+    url = reverse("pipeline:deal-move", args=[deals[0].pk])
+    proposal = default_stage("Proposal").pk
+    # About ten of these are deal_save's full_clean (a check per foreign key and
+    # constraint); the board that comes back costs the same as a GET of it.
+    with django_assert_max_num_queries(28):
+        client.post(url, {"stage": proposal}, **HTMX)
+    assert StageChange.objects.count() == 1
+
+
+# --- Create -------------------------------------------------------------------------------
+
+
+def test_rep_creates_a_deal_that_is_theirs(client, rep, other_rep):
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:deal-create"),
+        {
+            "name": "Acme – 50 seats",
+            "company_name": "  Acme   Corp ",
+            "amount": "12,500.50",
+            "expected_close_date": "2027-01-31",
+            "stage": default_stage("Qualification").pk,
+            "owner": other_rep.pk,  # ignored: a rep's new deal is theirs
+        },
+    )
+    deal = Deal.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("pipeline:deal-detail", args=[deal.pk])
+    assert (deal.owner, deal.team, deal.company.name, deal.amount, deal.stage.name) == (
+        rep,
+        rep.team,
+        "Acme Corp",
+        Decimal("12500.50"),
+        "Qualification",
+    )
+    assert deal.expected_close_date == dt.date(2027, 1, 31)
+
+
+def test_company_is_matched_without_regard_to_case(client, rep):
+    acme = CompanyFactory(name="Acme Corp")
+    client.force_login(rep)
+    client.post(
+        reverse("pipeline:deal-create"),
+        {"name": "Second", "company_name": "ACME corp", "stage": default_stage("Prospecting").pk},
+    )
+    assert Deal.objects.get().company == acme
+    assert Company.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"name": ""}, "name", "required"),
+        ({"amount": "-5"}, "amount", "greater than or equal to 0"),
+        ({"amount": "lots"}, "amount", "Enter a number"),
+        ({"amount": "1e20"}, "amount", "no more than 14 digits"),
+        ({"amount": "NaN"}, "amount", "Enter a number"),
+        ({"expected_close_date": "31/31/2027"}, "expected_close_date", "valid date"),
+        ({"stage": "abc"}, "stage", "valid choice"),
+        ({"company_name": "x" * 201}, "company_name", "at most 200"),
+    ],
+)
+def test_create_with_bad_input_shows_field_errors_and_writes_nothing(
+    client, rep, data, field, message
+):
+    client.force_login(rep)
+    good = {
+        "name": "Fine",
+        "company_name": "New Company",
+        "amount": "10",
+        "stage": default_stage("Prospecting").pk,
+    }
+    response = client.post(reverse("pipeline:deal-create"), {**good, **data})
+    assert response.status_code == 200
+    assert any(message in error for error in field_errors(response, field))
+    body = response.content.decode()
+    assert 'class="field invalid' in body and 'class="errorlist' in body
+    assert Deal.objects.count() == 0
+    assert Company.objects.count() == 0
+
+
+def test_manager_assigns_a_deal_to_someone_on_the_team_only(client, rep, outsider_rep, manager):
+    client.force_login(manager)
+    url = reverse("pipeline:deal-create")
+    data = {"name": "Team deal", "stage": default_stage("Prospecting").pk}
+
+    refused = client.post(url, {**data, "owner": outsider_rep.pk})
+    assert field_errors(refused, "owner")
+    assert Deal.objects.count() == 0
+
+    client.post(url, {**data, "owner": rep.pk})
+    deal = Deal.objects.get()
+    assert (deal.owner, deal.company) == (rep, None)
+
+
+@pytest.mark.parametrize("persona", ["rep", "manager"])
+def test_create_form_query_budget(client, request, persona, django_assert_max_num_queries):
+    client.force_login(request.getfixturevalue(persona))
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("pipeline:deal-create"))
+    assert response.status_code == 200
+
+
+# --- Deal page ----------------------------------------------------------------------------
+
+
+def test_deal_page_shows_the_deal_and_its_stage_history(client, rep, manager):
+    deal = DealFactory(owner=rep, name="History")
+    client.force_login(rep)
+    client.post(
+        reverse("pipeline:deal-move", args=[deal.pk]), {"stage": default_stage("Proposal").pk}
+    )
+    response = client.get(reverse("pipeline:deal-detail", args=[deal.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Prospecting → <strong>Proposal</strong>" in body
+    assert "by First" in body
+    assert response.context["form"] is not None
+
+
+def test_deal_page_saves_an_edit(client, rep):
+    deal = DealFactory(owner=rep, name="Old name", amount=Decimal("5"))
+    client.force_login(rep)
+    url = reverse("pipeline:deal-detail", args=[deal.pk])
+    response = client.post(
+        url, {"name": "New name", "company_name": "Brand New Ltd", "amount": "7.25"}
+    )
+    assert response.status_code == 302
+    deal.refresh_from_db()
+    assert (deal.name, deal.company.name, deal.amount) == (
+        "New name",
+        "Brand New Ltd",
+        Decimal("7.25"),
+    )
+    assert StageChange.objects.count() == 0
+
+
+def test_deal_page_rejects_bad_input_inline_and_changes_nothing(client, rep):
+    deal = DealFactory(owner=rep, name="Keep me", amount=Decimal("5"))
+    companies = Company.objects.count()
+    client.force_login(rep)
+    url = reverse("pipeline:deal-detail", args=[deal.pk])
+    response = client.post(url, {"name": "Renamed", "company_name": "Fresh Co", "amount": "-1"})
+    assert response.status_code == 200
+    assert field_errors(response, "amount")
+    # The header still shows the saved name, not the rejected edit.
+    assert "<h1>Keep me</h1>" in response.content.decode()
+    deal.refresh_from_db()
+    assert (deal.name, deal.amount) == ("Keep me", Decimal("5"))
+    assert Company.objects.count() == companies
+
+
+@pytest.mark.parametrize("persona", ["other_rep", "outsider_rep", "other_manager"])
+def test_people_who_cannot_see_a_deal_get_404_everywhere(client, request, rep, persona):
+    deal = DealFactory(owner=rep, name="Private")
+    client.force_login(request.getfixturevalue(persona))
+    detail = reverse("pipeline:deal-detail", args=[deal.pk])
+    close = reverse("pipeline:deal-close", args=[deal.pk])
+    move = reverse("pipeline:deal-move", args=[deal.pk])
+    assert client.get(detail).status_code == 404
+    assert client.post(detail, {"name": "Hacked"}).status_code == 404
+    assert client.post(move, {"stage": default_stage("Proposal").pk}, **HTMX).status_code == 404
+    assert client.get(close).status_code == 404
+    assert client.post(close, {"outcome": "lost", "lost_reason": "x"}).status_code == 404
+    deal.refresh_from_db()
+    assert (deal.name, deal.stage.name) == ("Private", "Prospecting")
+    assert StageChange.objects.count() == 0
+
+
+def test_a_deal_that_is_visible_but_not_editable_is_read_only(client, rep, monkeypatch):
+    """No role has this case today (reps see only their own deals); the views still
+    answer 403 to a write, for the day the predicate and visibility differ."""
+    deal = DealFactory(owner=rep, name="Read only")
+    monkeypatch.setattr(views, "can_edit_deal", lambda user, deal: False)
+    client.force_login(rep)
+    detail = reverse("pipeline:deal-detail", args=[deal.pk])
+    page = client.get(detail)
+    assert page.status_code == 200
+    assert page.context["form"] is None
+    assert "Save changes" not in page.content.decode()
+    assert client.post(detail, {"name": "Changed"}).status_code == 403
+    move = reverse("pipeline:deal-move", args=[deal.pk])
+    assert client.post(move, {"stage": default_stage("Proposal").pk}).status_code == 403
+    close = reverse("pipeline:deal-close", args=[deal.pk])
+    assert client.post(close, {"outcome": "lost", "lost_reason": "x"}).status_code == 403
+    assert Deal.objects.get(pk=deal.pk).name == "Read only"
+
+
+def test_manager_edits_a_team_deal_and_may_reassign_it(client, rep, other_rep, manager):
+    deal = DealFactory(owner=rep)
+    client.force_login(manager)
+    url = reverse("pipeline:deal-detail", args=[deal.pk])
+    response = client.post(url, {"name": "Reassigned", "amount": "1", "owner": other_rep.pk})
+    assert response.status_code == 302
+    assert Deal.objects.get(pk=deal.pk).owner == other_rep
+
+
+@SIZES
+def test_deal_page_query_budget(client, rep, size, django_assert_max_num_queries):
+    deal = DealFactory(owner=rep)
+    stages = [default_stage("Qualification"), default_stage("Proposal")]
+    for number in range(size):
+        deal.stage_changes.create(
+            from_stage=stages[number % 2], to_stage=stages[(number + 1) % 2], changed_by=rep
+        )
+    client.force_login(rep)
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("pipeline:deal-detail", args=[deal.pk]))
+    assert len(response.context["history"]) == size
+
+
+# --- Close --------------------------------------------------------------------------------
+
+
+def test_mark_won_sets_amount_and_close_date_in_one_step(client, rep):
+    deal = DealFactory(owner=rep, created_at=timezone.now() - dt.timedelta(days=10))
+    client.force_login(rep)
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    response = client.post(
+        reverse("pipeline:deal-close", args=[deal.pk]),
+        {"outcome": "won", "amount": "4,200", "closed_on": yesterday.isoformat()},
+    )
+    assert response.status_code == 302
+    deal.refresh_from_db()
+    assert (deal.stage.name, deal.amount) == ("Won", Decimal("4200"))
+    assert timezone.localtime(deal.closed_at).date() == yesterday
+    change = StageChange.objects.get(deal=deal)
+    assert (change.to_stage.name, change.changed_by, change.changed_at) == (
+        "Won",
+        rep,
+        deal.closed_at,
+    )
+
+
+def test_mark_won_today_from_the_board_returns_to_the_board(client, rep):
+    deal = DealFactory(owner=rep)
+    client.force_login(rep)
+    board = reverse("pipeline:deal-board")
+    url = reverse("pipeline:deal-close", args=[deal.pk])
+    page = client.get(url, {"outcome": "won", "next": board})
+    assert page.status_code == 200
+    assert 'value="/deals/board/"' in page.content.decode()
+    response = client.post(url, {"outcome": "won", "amount": "10", "next": board})
+    assert response["Location"] == board
+    assert Deal.objects.get(pk=deal.pk).closed_at is not None
+
+
+def test_mark_lost_needs_a_reason(client, rep):
+    deal = DealFactory(owner=rep)
+    client.force_login(rep)
+    url = reverse("pipeline:deal-close", args=[deal.pk])
+
+    refused = client.post(url, {"outcome": "lost", "lost_reason": "  "})
+    assert refused.status_code == 200
+    assert field_errors(refused, "lost_reason")
+    assert Deal.objects.get(pk=deal.pk).closed_at is None
+
+    client.post(url, {"outcome": "lost", "lost_reason": "Price"})
+    deal.refresh_from_db()
+    assert (deal.stage.name, deal.lost_reason) == ("Lost", "Price")
+    assert deal.closed_at is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"amount": "-1"}, "amount"),
+        ({"amount": ""}, "amount"),
+        ({"amount": "ten"}, "amount"),
+        ({"closed_on": "2999-01-01"}, "closed_on"),
+        ({"closed_on": "2001-01-01"}, "closed_on"),
+        ({"closed_on": "not a date"}, "closed_on"),
+    ],
+)
+def test_mark_won_with_bad_input_changes_nothing(client, rep, data, field):
+    deal = DealFactory(owner=rep)
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:deal-close", args=[deal.pk]), {"outcome": "won", "amount": "5", **data}
+    )
+    assert response.status_code == 200
+    assert field_errors(response, field)
+    assert Deal.objects.get(pk=deal.pk).stage.name == "Prospecting"
+    assert StageChange.objects.count() == 0
+
+
+def test_closing_twice_the_same_way_is_refused(client, rep):
+    deal = DealFactory(owner=rep, stage=default_stage("Won"))
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:deal-close", args=[deal.pk]), {"outcome": "won", "amount": "1"}
+    )
+    assert "already won" in " ".join(response.context["form"].non_field_errors())
+
+
+@SIZES
+def test_close_query_budget(client, rep, size, django_assert_max_num_queries):
+    deals = DealFactory.create_batch(size, owner=rep)
+    client.force_login(rep)
+    url = reverse("pipeline:deal-close", args=[deals[0].pk])
+    with django_assert_max_num_queries(6):
+        client.get(url)
+    with django_assert_max_num_queries(21):
+        client.post(url, {"outcome": "lost", "lost_reason": "Timing"})
+    assert Deal.objects.lost().count() == 1
+
+
+# --- Quick add ----------------------------------------------------------------------------
+
+
+def test_quick_add_creates_a_deal_and_answers_with_the_partial(client, rep):
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:deal-quick-add"),
+        {"name": "Fast one", "company_name": "Speedy Ltd", "amount": "900"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert response.templates[0].name == "pipeline/_quick_add.html"
+    deal = Deal.objects.get()
+    assert (deal.owner, deal.stage.name, deal.company.name, deal.amount) == (
+        rep,
+        "Prospecting",
+        "Speedy Ltd",
+        Decimal("900"),
+    )
+    body = response.content.decode()
+    assert "Added" in body and reverse("pipeline:deal-detail", args=[deal.pk]) in body
+    assert 'value="Fast one"' not in body  # an empty form for the next one
+
+
+def test_quick_add_shows_errors_and_writes_nothing(client, rep):
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:deal-quick-add"),
+        {"name": "", "company_name": "Kept Co", "amount": "-3", "expected_close_date": "soon"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count('class="errorlist') == 3
+    assert 'value="Kept Co"' in body
+    assert Deal.objects.count() == 0
+    assert Company.objects.count() == 0
+
+
+def test_quick_add_without_htmx_opens_the_new_deal(client, rep):
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:deal-quick-add"), {"name": "Plain", "company_name": "Form Co"}
+    )
+    assert response["Location"] == reverse("pipeline:deal-detail", args=[Deal.objects.get().pk])
+    errors = client.post(reverse("pipeline:deal-quick-add"), {"name": "No company"})
+    assert errors.status_code == 200
+    assert "Quick add a deal" in errors.content.decode()
+
+
+def test_quick_add_partial_renders_with_only_the_request(rep):
+    request = RequestFactory().get("/")
+    request.user = rep
+    html = render_to_string("pipeline/_quick_add.html", request=request)
+    assert reverse("pipeline:deal-quick-add") in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert "errorlist" not in html
+
+
+@SIZES
+def test_quick_add_query_budget(client, rep, size, django_assert_max_num_queries):
+    CompanyFactory.create_batch(size)
+    client.force_login(rep)
+    with django_assert_max_num_queries(26):
+        client.post(
+            reverse("pipeline:deal-quick-add"),
+            {"name": "Budget", "company_name": "Company 0"},
+            **HTMX,
+        )
+    assert Deal.objects.count() == 1
+
+
+# --- Leads --------------------------------------------------------------------------------
+
+
+def lead_companies(response) -> set[str]:
+    return set(
+        re.findall(
+            r'<td class="cell-title lead-who">\s*<strong>([^<]+)</strong>',
+            response.content.decode(),
+        )
+    )
+
+
+def test_lead_list_shows_only_visible_leads_and_filters(client, rep, other_rep, manager):
+    web, event = LeadSourceFactory(name="Web"), LeadSourceFactory(name="Event")
+    LeadFactory(owner=rep, company=CompanyFactory(name="Alpha"), source=web)
+    LeadFactory(
+        owner=rep, company=CompanyFactory(name="Beta"), source=event, status=LeadStatus.WORKING
+    )
+    LeadFactory(owner=rep, company=CompanyFactory(name="Gamma"), contact_name="Zed Zulu")
+    LeadFactory(owner=other_rep, company=CompanyFactory(name="Teammate Co"))
+    client.force_login(rep)
+    url = reverse("pipeline:lead-list")
+
+    assert lead_companies(client.get(url)) == {"Alpha", "Beta", "Gamma"}
+    assert lead_companies(client.get(url, {"status": "working"})) == {"Beta"}
+    assert lead_companies(client.get(url, {"source": web.pk})) == {"Alpha"}
+    assert lead_companies(client.get(url, {"q": "zulu"})) == {"Gamma"}
+    assert lead_companies(client.get(url, {"q": "bet"})) == {"Beta"}
+    assert client.get(url, {"status": "nope", "source": "x", "page": "z"}).status_code == 200
+
+    client.force_login(manager)
+    assert lead_companies(client.get(url)) == {"Alpha", "Beta", "Gamma", "Teammate Co"}
+
+
+def test_lead_list_paginates_keeping_filters(client, rep):
+    for number in range(27):
+        LeadFactory(owner=rep, company=CompanyFactory(name=f"Co {number:02}"))
+    client.force_login(rep)
+    url = reverse("pipeline:lead-list")
+    first = client.get(url, {"status": "new", "sort": "company"})
+    assert lead_companies(first) == {f"Co {number:02}" for number in range(25)}
+    assert "?status=new&amp;sort=company&amp;page=2" in first.content.decode()
+    second = client.get(url, {"status": "new", "sort": "company", "page": 2})
+    assert lead_companies(second) == {"Co 25", "Co 26"}
+
+
+def test_empty_lead_list_offers_a_next_step(client, rep):
+    client.force_login(rep)
+    body = client.get(reverse("pipeline:lead-list")).content.decode()
+    assert "No leads yet — add your first lead" in body
+
+
+@SIZES
+@pytest.mark.parametrize("persona", ["rep", "manager", "admin_user"])
+def test_lead_list_query_budget(
+    client, request, rep, manager, size, persona, django_assert_max_num_queries
+):
+    LeadFactory.create_batch(size, owner=rep)
+    client.force_login(request.getfixturevalue(persona))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("pipeline:lead-list"), {"q": "Contact"})
+    assert len(lead_companies(response)) == min(size, 25)
+
+
+def test_rep_adds_a_lead(client, rep):
+    source = LeadSourceFactory(name="Referral")
+    existing = CompanyFactory(name="Known Co")
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:lead-create"),
+        {
+            "company_name": "known co",
+            "contact_name": "Jo",
+            "contact_email": "jo@known.example",
+            "source": source.pk,
+        },
+    )
+    assert response["Location"] == reverse("pipeline:lead-list")
+    lead = Lead.objects.get()
+    assert (lead.owner, lead.team, lead.company, lead.status) == (
+        rep,
+        rep.team,
+        existing,
+        LeadStatus.NEW,
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"company_name": ""}, "company_name"),
+        ({"contact_email": "not-an-email"}, "contact_email"),
+        ({"source": "999999"}, "source"),
+    ],
+)
+def test_add_lead_with_bad_input_shows_errors_and_writes_nothing(client, rep, data, field):
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:lead-create"), {"company_name": "New Co", "contact_name": "A", **data}
+    )
+    assert response.status_code == 200
+    assert field_errors(response, field)
+    assert Lead.objects.count() == 0
+    assert Company.objects.count() == 0
+
+
+def test_lead_form_query_budget(client, manager, django_assert_max_num_queries):
+    client.force_login(manager)
+    with django_assert_max_num_queries(10):
+        assert client.get(reverse("pipeline:lead-create")).status_code == 200
+
+
+def test_qualify_and_disqualify_a_lead_in_place(client, rep):
+    lead = LeadFactory(owner=rep)
+    client.force_login(rep)
+    url = reverse("pipeline:lead-status", args=[lead.pk])
+
+    response = client.post(url, {"status": "qualified"}, **HTMX)
+    assert response.templates[0].name == "pipeline/_lead_row.html"
+    assert ">Qualified<" in response.content.decode()
+    assert Lead.objects.get(pk=lead.pk).status == LeadStatus.QUALIFIED
+
+    refused = client.post(url, {"status": "disqualified", "reason": ""}, **HTMX)
+    assert "Give a reason" in refused.content.decode()
+    assert Lead.objects.get(pk=lead.pk).status == LeadStatus.QUALIFIED
+
+    client.post(url, {"status": "disqualified", "reason": "No budget"}, **HTMX)
+    lead.refresh_from_db()
+    assert (lead.status, lead.disqualified_reason) == (LeadStatus.DISQUALIFIED, "No budget")
+
+    plain = client.post(url, {"status": "working", "next": "/leads/?status=new"})
+    assert plain["Location"] == "/leads/?status=new"
+    assert Lead.objects.get(pk=lead.pk).status == LeadStatus.WORKING
+
+
+@pytest.mark.parametrize("status", ["converted", "new", "bogus"])
+def test_lead_status_refuses_other_statuses(client, rep, status):
+    lead = LeadFactory(owner=rep, status=LeadStatus.WORKING)
+    client.force_login(rep)
+    response = client.post(reverse("pipeline:lead-status", args=[lead.pk]), {"status": status})
+    assert response.status_code == 302
+    assert Lead.objects.get(pk=lead.pk).status == LeadStatus.WORKING
+
+
+def test_a_converted_lead_keeps_its_status(client, rep):
+    lead = LeadFactory(owner=rep, status=LeadStatus.CONVERTED)
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:lead-status", args=[lead.pk]), {"status": "working"}, **HTMX
+    )
+    assert "cannot change status" in response.content.decode()
+    assert Lead.objects.get(pk=lead.pk).status == LeadStatus.CONVERTED
+
+
+@SIZES
+def test_lead_status_query_budget(client, rep, size, django_assert_max_num_queries):
+    leads = LeadFactory.create_batch(size, owner=rep)
+    client.force_login(rep)
+    with django_assert_max_num_queries(22):
+        client.post(
+            reverse("pipeline:lead-status", args=[leads[0].pk]), {"status": "qualified"}, **HTMX
+        )
+
+
+def test_convert_a_lead_into_a_deal(client, rep):
+    lead = LeadFactory(owner=rep, company=CompanyFactory(name="Convert Co"))
+    client.force_login(rep)
+    url = reverse("pipeline:lead-convert", args=[lead.pk])
+    page = client.get(url)
+    assert 'value="Convert Co deal"' in page.content.decode()
+
+    response = client.post(
+        url,
+        {"deal_name": "Convert Co pilot", "amount": "3000", "expected_close_date": "2027-02-01"},
+    )
+    deal = Deal.objects.get()
+    assert response["Location"] == reverse("pipeline:deal-detail", args=[deal.pk])
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.CONVERTED
+    assert (deal.lead, deal.owner, deal.company, deal.amount, deal.stage.name) == (
+        lead,
+        rep,
+        lead.company,
+        Decimal("3000"),
+        "Prospecting",
+    )
+    again = client.get(url)
+    assert "Open its deal" in again.content.decode()
+
+
+def test_convert_with_bad_input_writes_nothing(client, rep):
+    lead = LeadFactory(owner=rep)
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:lead-convert", args=[lead.pk]),
+        {"deal_name": "", "amount": "-1", "expected_close_date": "tomorrow"},
+    )
+    assert response.status_code == 200
+    assert {"deal_name", "amount", "expected_close_date"} <= set(response.context["form"].errors)
+    assert Deal.objects.count() == 0
+    assert Lead.objects.get(pk=lead.pk).status == LeadStatus.NEW
+
+
+def test_a_disqualified_lead_cannot_be_converted(client, rep):
+    lead = LeadFactory(owner=rep, status=LeadStatus.DISQUALIFIED)
+    client.force_login(rep)
+    url = reverse("pipeline:lead-convert", args=[lead.pk])
+    response = client.post(url, {"deal_name": "Nope"})
+    assert response.status_code == 200
+    assert "cannot be converted" in response.content.decode()
+    assert Deal.objects.count() == 0
+
+
+@pytest.mark.parametrize("persona", ["other_rep", "outsider_rep", "other_manager"])
+def test_people_who_cannot_see_a_lead_get_404(client, request, rep, persona):
+    lead = LeadFactory(owner=rep)
+    client.force_login(request.getfixturevalue(persona))
+    status = reverse("pipeline:lead-status", args=[lead.pk])
+    convert = reverse("pipeline:lead-convert", args=[lead.pk])
+    assert client.post(status, {"status": "qualified"}, **HTMX).status_code == 404
+    assert client.get(convert).status_code == 404
+    assert client.post(convert, {"deal_name": "Stolen"}).status_code == 404
+    assert Lead.objects.get(pk=lead.pk).status == LeadStatus.NEW
+    assert Deal.objects.count() == 0
+
+
+def test_manager_converts_a_team_lead_for_its_owner(client, rep, manager):
+    lead = LeadFactory(owner=rep)
+    client.force_login(manager)
+    client.post(reverse("pipeline:lead-convert", args=[lead.pk]), {"deal_name": "Team deal"})
+    deal = Deal.objects.get()
+    assert deal.owner == rep
+
+
+def test_a_lead_that_is_visible_but_not_editable_is_refused(client, rep, monkeypatch):
+    lead = LeadFactory(owner=rep)
+    monkeypatch.setattr(views, "can_edit_lead", lambda user, lead, team_ids=None: False)
+    client.force_login(rep)
+    status = reverse("pipeline:lead-status", args=[lead.pk])
+    assert client.post(status, {"status": "qualified"}).status_code == 403
+    assert client.get(reverse("pipeline:lead-convert", args=[lead.pk])).status_code == 403
+    rows = client.get(reverse("pipeline:lead-list")).content.decode()
+    assert "Qualify" not in rows
+
+
+@SIZES
+def test_convert_query_budget(client, rep, size, django_assert_max_num_queries):
+    leads = LeadFactory.create_batch(size, owner=rep)
+    client.force_login(rep)
+    url = reverse("pipeline:lead-convert", args=[leads[0].pk])
+    with django_assert_max_num_queries(6):
+        client.get(url)
+    # Two rows validated and saved (the lead, then its deal), each with its full_clean.
+    with django_assert_max_num_queries(36):
+        client.post(url, {"deal_name": "Budget deal"})
+    assert Deal.objects.count() == 1
