@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import KPISnapshot, Target, TargetChange
+from .services import TargetCell, targets_set
 
 
 @admin.register(Target)
@@ -12,9 +13,35 @@ class TargetAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "team", "set_by"]
     list_select_related = ["user", "team"]
 
+    readonly_fields = ["set_by"]
+
+    # Through targets_set, like the grid page, so admin edits leave TargetChange history.
     def save_model(self, request, obj: Target, form, change: bool) -> None:
-        obj.set_by = request.user
-        super().save_model(request, obj, form, change)
+        cells = []
+        if change:
+            before = Target.objects.get(pk=obj.pk)
+            if _cell(before).key != _cell(obj).key:
+                cells.append(_cell(before, value=None))
+        cells.append(_cell(obj))
+        targets_set(by=request.user, changes=cells)
+
+    def delete_model(self, request, obj: Target) -> None:
+        targets_set(by=request.user, changes=[_cell(obj, value=None)])
+
+    def delete_queryset(self, request, queryset) -> None:
+        targets_set(by=request.user, changes=[_cell(t, value=None) for t in queryset])
+
+
+def _cell(target: Target, **overrides) -> TargetCell:
+    fields = {
+        "period_kind": target.period_kind,
+        "period_start": target.period_start,
+        "value": target.value,
+        "user_id": target.user_id,
+        "team_id": target.team_id,
+        "metric": target.metric,
+    }
+    return TargetCell(**{**fields, **overrides})
 
 
 @admin.register(KPISnapshot)

@@ -393,3 +393,43 @@ def test_the_history_is_read_only_in_the_admin(client, admin_user, manager, nort
     detail = client.get(reverse("admin:metrics_targetchange_change", args=[change.pk]))
     assert detail.status_code == 200
     assert 'name="_save"' not in detail.content.decode()
+
+
+def test_admin_edits_of_a_target_leave_history(client, admin_user, rep):
+    from django.urls import reverse
+
+    from metrics.models import Target, TargetChange
+
+    client.force_login(admin_user)
+    add = client.post(
+        reverse("admin:metrics_target_add"),
+        {
+            "user": rep.pk,
+            "team": "",
+            "metric": "revenue",
+            "period_kind": "quarter",
+            "period_start": "2026-01-01",
+            "value": "5000",
+        },
+    )
+    assert add.status_code == 302
+    target = Target.objects.get(user=rep)
+    client.post(
+        reverse("admin:metrics_target_change", args=[target.pk]),
+        {
+            "user": rep.pk,
+            "team": "",
+            "metric": "revenue",
+            "period_kind": "quarter",
+            "period_start": "2026-01-01",
+            "value": "7000",
+        },
+    )
+    client.post(reverse("admin:metrics_target_delete", args=[target.pk]), {"post": "yes"})
+    changes = TargetChange.objects.order_by("id")
+    assert [(c.old_value, c.new_value) for c in changes] == [
+        (None, Decimal("5000")),
+        (Decimal("5000"), Decimal("7000")),
+        (Decimal("7000"), None),
+    ]
+    assert not Target.objects.exists()
