@@ -58,3 +58,23 @@ def test_navigation_shows_targets_to_managers_only(client, rep, manager):
     assert reverse("metrics:targets") not in page
     client.force_login(manager)
     assert reverse("metrics:targets") in client.get(reverse("pipeline:deal-list")).content.decode()
+
+
+def test_password_reset_by_email(client, rep):
+    import re
+
+    from django.core import mail
+
+    rep.email = "rep@example.com"
+    rep.save()
+    assert "Forgot your password?" in client.get(reverse("login")).content.decode()
+    response = client.post(reverse("password_reset"), {"email": "rep@example.com"})
+    assert response["Location"] == reverse("password_reset_done")
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://[^/]+(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    form_url = client.get(link)["Location"]  # Django swaps the token for a session marker
+    done = client.post(
+        form_url, {"new_password1": "a-brand-new-pw-42", "new_password2": "a-brand-new-pw-42"}
+    )
+    assert done["Location"] == reverse("password_reset_complete")
+    assert client.login(username="rep", password="a-brand-new-pw-42")
