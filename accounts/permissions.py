@@ -11,6 +11,11 @@ def is_manager(user) -> bool:
     return bool(user.is_authenticated and user.role == Role.MANAGER)
 
 
+def can_manage_targets(user) -> bool:
+    """Managers set their tree's targets, admins everyone's; reps none."""
+    return is_admin(user) or is_manager(user)
+
+
 def can_view_scope(user, *, kind: str, scope_id: int | None, team_ids, scope_team_id=None) -> bool:
     """May `user` see the figures of a scope? `team_ids` is visible_team_ids(user) (None:
     all); `scope_team_id` is the team of a user scope. The organisation is for admins; a

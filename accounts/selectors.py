@@ -1,7 +1,7 @@
 """Reads about people and teams."""
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db.models import Q, QuerySet
 
@@ -9,14 +9,19 @@ from .models import Team, User
 from .permissions import is_admin, is_manager
 
 
-def team_tree_ids(*, root_ids: Iterable[int]) -> set[int]:
-    """The given teams and every team below them, in one query.
+def team_tree_ids(
+    *, root_ids: Iterable[int], parents: Mapping[int, int | None] | None = None
+) -> set[int]:
+    """The given teams and every team below them, in one query (none when the caller
+    already read the teams and passes their `parents`: team id -> parent id).
 
     Team trees are small (tens to hundreds of rows), so one read of (id, parent) and a walk
     in memory beats a recursive CTE per call and works the same on every database.
     """
+    if parents is None:
+        parents = dict(Team.objects.values_list("id", "parent_id"))
     children: dict[int | None, list[int]] = defaultdict(list)
-    for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
+    for team_id, parent_id in parents.items():
         children[parent_id].append(team_id)
     found: set[int] = set()
     stack = [team_id for team_id in root_ids]

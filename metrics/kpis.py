@@ -117,11 +117,10 @@ def _scope_grouping(kind: ScopeKind, scope_id: int | None) -> _Grouping:
     return _Grouping(Q(team_id__in=team_ids), Q(team_id__in=team_ids))
 
 
-def _team_level_groupings() -> list[_Grouping]:
+def _team_level_groupings(parent: dict[int, int | None]) -> list[_Grouping]:
     """One grouping per depth of the team tree. At depth k every team maps to its ancestor
     at depth k, so GROUP BY that ancestor gives each depth-k team its whole sub-tree:
     medians and distinct counts roll up exactly, in (depth) queries per KPI family."""
-    parent = dict(Team.objects.values_list("id", "parent_id"))
     chains: dict[int, list[int]] = {}
     for team_id in parent:
         chain, node, seen = [], team_id, set()
@@ -426,10 +425,10 @@ def kpis_by_team(
     *, start: dt.date, end: dt.date, as_of: dt.datetime, period: str | None = None
 ) -> dict[int, KPIs]:
     """KPIs of every team, each including all its sub-teams."""
-    merged = _compute(_team_level_groupings(), start, end, as_of)
+    parent = dict(Team.objects.values_list("id", "parent_id"))
+    merged = _compute(_team_level_groupings(parent), start, end, as_of)
     targets = _revenue_targets("team_id", start, end, Q(team__isnull=False), period)
-    team_ids = Team.objects.values_list("id", flat=True)
-    return {tid: _combine(merged.get(tid, {}), targets.get(tid)) for tid in team_ids}
+    return {tid: _combine(merged.get(tid, {}), targets.get(tid)) for tid in parent}
 
 
 # --- Funnel and pipeline by stage ---------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
+from accounts.permissions import can_manage_targets
 
 from .choices import PeriodKind
 from .models import TargetChange
@@ -22,7 +23,6 @@ from .targets import (
     YEAR_MAX,
     YEAR_MIN,
     TargetGridQuery,
-    can_manage_targets,
     grid_apply_post,
     subtree,
     target_grid,

@@ -29,11 +29,6 @@ YEAR_MIN, YEAR_MAX = 1990, 2100
 MAX_INDENT = 6  # deeper teams are drawn at this indent (templates/metrics/targets.html)
 
 
-def can_manage_targets(user) -> bool:
-    """Managers set their tree's targets, admins everyone's; reps none."""
-    return is_admin(user) or is_manager(user)
-
-
 # --- Rows ---------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import Team, User
+from accounts.selectors import team_tree_ids
 from metrics.choices import ScopeKind
 from metrics.kpis import (
     Funnel,
@@ -173,17 +174,6 @@ def _team_tree_rows(
     return rows
 
 
-def _subtree_ids(root_id: int, teams: Mapping[int, Team]) -> set[int]:
-    """The team and every team below it, from teams already read (no query)."""
-    found, stack = set(), [root_id]
-    while stack:
-        team_id = stack.pop()
-        if team_id not in found:
-            found.add(team_id)
-            stack.extend(pk for pk, t in teams.items() if t.parent_id == team_id)
-    return found
-
-
 def _rep_rows(users: list[User], by_user: Mapping[int, KPIs], period, today) -> list[Ranked]:
     return [
         Ranked(
@@ -206,7 +196,7 @@ def team_dashboard(
     previous_period = period.previous()
     window = {"start": period.start, "end": period.end, "as_of": now}
     teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
-    tree = _subtree_ids(team.pk, teams)
+    tree = team_tree_ids(root_ids=[team.pk], parents={pk: t.parent_id for pk, t in teams.items()})
     if len(tree) > 1:
         by_team = kpis_by_team(**window, period=period.target_period)
         kpis = by_team[team.pk]
