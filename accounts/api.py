@@ -3,6 +3,8 @@
 import django_filters
 from rest_framework import serializers, viewsets
 
+from salesperf.api_filters import id_filter
+
 from .models import Team, User
 from .selectors import visible_teams, visible_users
 
@@ -11,18 +13,31 @@ class TeamSerializer(serializers.ModelSerializer):
     class Meta:
         model = Team
         fields = ["id", "name", "parent", "manager"]
+        extra_kwargs = {
+            "name": {"help_text": "The team's name, unique."},
+            "parent": {"help_text": "The id of the team above it; null at the top."},
+            "manager": {"help_text": "The manager's user id; null when it has none."},
+        }
 
 
 class UserSerializer(serializers.ModelSerializer):
-    full_name = serializers.CharField(source="get_full_name", read_only=True)
+    full_name = serializers.CharField(
+        source="get_full_name", read_only=True, help_text="First and last name."
+    )
 
     class Meta:
         model = User
         fields = ["id", "username", "full_name", "email", "role", "team"]
+        extra_kwargs = {
+            "email": {"help_text": "Email address; may be empty."},
+            "role": {"help_text": "rep, manager or admin: what the person sees and sets."},
+            "team": {"help_text": "The id of the person's team; null for none."},
+        }
 
 
 class TeamFilter(django_filters.FilterSet):
-    name = django_filters.CharFilter(lookup_expr="iexact")
+    name = django_filters.CharFilter(lookup_expr="iexact", help_text="The name, in any case.")
+    parent = id_filter("parent", "The id of the team above (its direct sub-teams).")
 
     class Meta:
         model = Team
@@ -30,7 +45,10 @@ class TeamFilter(django_filters.FilterSet):
 
 
 class UserFilter(django_filters.FilterSet):
-    username = django_filters.CharFilter(lookup_expr="iexact")
+    username = django_filters.CharFilter(
+        lookup_expr="iexact", help_text="The username, in any case."
+    )
+    team = id_filter("team", "The team's id (its own members only).")
 
     class Meta:
         model = User

@@ -4,16 +4,19 @@ its people, an admin everything; anything else is a 404."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.text import slugify
 
 from accounts.models import Team, User
 from accounts.permissions import can_view_scope, is_admin, is_manager
 from accounts.selectors import visible_team_ids
+from pipeline.exports import csv_lines
 
 from . import dashboards
 from .choices import ScopeKind
+from .dashboards.tables import KPI_TABLE_COLUMNS, kpi_table_rows
 from .definitions import DEFINITIONS, TERMS
 
 
@@ -130,6 +133,36 @@ def org_dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request, "metrics/org_dashboard.html", {**context, "dashboard": dashboard, "sort": sort}
     )
+
+
+def _kpi_table_response(request: HttpRequest, *, team: Team | None, name: str):
+    now = timezone.now()
+    period = _period_context(request, now)["period"]
+    rows = kpi_table_rows(team=team, period=period, now=now)
+    response = StreamingHttpResponse(
+        csv_lines(KPI_TABLE_COLUMNS, rows), content_type="text/csv; charset=utf-8"
+    )
+    filename = f"kpis-{name}-{period.start}-{period.end}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def team_export(request: HttpRequest, team_id: int) -> HttpResponse:
+    """The team page's KPI tables (the team, its sub-teams, its reps) as CSV."""
+    team = get_object_or_404(Team, pk=team_id)
+    team_ids = visible_team_ids(user=request.user)
+    if not can_view_scope(request.user, kind=ScopeKind.TEAM, scope_id=team.pk, team_ids=team_ids):
+        raise Http404("No such team.")
+    return _kpi_table_response(request, team=team, name=slugify(team.name) or str(team.pk))
+
+
+@login_required
+def org_export(request: HttpRequest) -> HttpResponse:
+    """Every team and rep of the organisation with every KPI, as CSV; for admins."""
+    if visible_team_ids(user=request.user) is not None:
+        raise Http404("No such page.")
+    return _kpi_table_response(request, team=None, name="organisation")
 
 
 @login_required

@@ -3,7 +3,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import Company, Deal, Lead, LeadSource, Pipeline, Product, Stage, StageChange
+from .models import (
+    Company,
+    Deal,
+    ImportJob,
+    Lead,
+    LeadSource,
+    Pipeline,
+    Product,
+    Stage,
+    StageChange,
+)
 from .services import deal_save, lead_convert, lead_save
 
 
@@ -143,4 +153,39 @@ class StageChangeAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Uploads and their outcomes, read-only: an import is re-run from the page or the
+    command, never edited."""
+
+    list_display = ["file_name", "kind", "status", "created_by", "created_at", "finished_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["created_by"]
+    search_fields = ["file_name", "created_by__username"]
+    date_hierarchy = "created_at"
+    exclude = ["content"]
+    readonly_fields = [
+        "kind",
+        "status",
+        "file_name",
+        "file_size",
+        "skip_invalid",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "result",
+        "message",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).defer("content")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

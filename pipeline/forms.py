@@ -249,3 +249,33 @@ class LeadConvertForm(forms.Form):
 
     def clean_amount(self) -> Decimal:
         return self.cleaned_data["amount"] or Decimal("0")
+
+
+class ImportForm(forms.Form):
+    """An upload on the import page. The kinds offered depend on who uploads."""
+
+    kind = forms.ChoiceField(label="What the file holds", widget=forms.RadioSelect)
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8 (with or without BOM), comma or semicolon separated, header first.",
+    )
+    skip_invalid = forms.BooleanField(
+        label="Import the good rows even if some are bad",
+        required=False,
+        help_text="Off: any bad row stops the whole import and nothing is written.",
+    )
+
+    def __init__(self, *args, kinds: list[tuple[str, str]], max_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kinds
+        self.fields["kind"].initial = kinds[0][0]
+        self.max_bytes = max_bytes
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.max_bytes:
+            limit = self.max_bytes // (1024 * 1024)
+            raise forms.ValidationError(
+                f"The file is over {limit} MB; split it or use the command."
+            )
+        return upload

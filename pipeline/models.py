@@ -330,3 +330,47 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deal}: {self.from_stage or '—'} → {self.to_stage}"
+
+
+class ImportJob(models.Model):
+    """One CSV upload and its outcome. The file's bytes live here until the import has run,
+    so the web and the worker need no shared disk; live progress goes through the cache."""
+
+    class Kind(models.TextChoices):
+        REPS = "reps", "Reps and teams"
+        DEALS = "deals", "Deals"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    file_name = models.CharField(max_length=255)
+    file_size = models.PositiveBigIntegerField()
+    content = models.BinaryField(editable=False, help_text="Cleared once the import has run.")
+    skip_invalid = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_jobs"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(
+        null=True, blank=True, help_text="Counts and every bad row, as the import reported."
+    )
+    message = models.TextField(blank=True, help_text="Why the whole file was refused.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_by", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} from {self.file_name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.REJECTED, self.Status.FAILED)

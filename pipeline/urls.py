@@ -1,10 +1,14 @@
 from django.urls import path
 
-from . import views
+from . import csv_views, views
 
 app_name = "pipeline"
 urlpatterns = [
     path("deals/", views.deal_list, name="deal-list"),
+    path("deals/export.csv", csv_views.deal_export, name="deal-export"),
+    path("people/export.csv", csv_views.people_export, name="people-export"),
+    path("import/", csv_views.import_upload, name="import"),
+    path("import/<int:pk>/", csv_views.import_job_detail, name="import-job"),
     path("deals/board/", views.deal_board, name="deal-board"),
     path("deals/new/", views.deal_create, name="deal-create"),
     path("deals/quick/", views.deal_quick_add, name="deal-quick-add"),

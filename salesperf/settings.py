@@ -122,26 +122,41 @@ LOGOUT_REDIRECT_URL = "login"
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an anonymous request's 401 then carries `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only, and no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (salesperf/api_errors.py).
+    "DEFAULT_PARSER_CLASSES": ["salesperf.api_errors.LimitedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "salesperf.api_filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "salesperf.api_pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "salesperf.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "salesperf.api_schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Django's default (2.5 MB), stated because the API enforces it on JSON bodies too: a
+# bigger body is a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SPECTACULAR_SETTINGS = {
     "TITLE": "salesperf API",
-    "DESCRIPTION": "Deals, leads, teams, targets and every KPI of docs/kpis.md.",
+    "DESCRIPTION": "Deals, leads, teams, targets and every KPI of docs/kpis.md. "
+    "How to sign in, the permissions of each role, filters and the error format: "
+    "docs/api.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, whichever field uses it.
+    "ENUM_NAME_OVERRIDES": {
+        "StageKindEnum": "pipeline.choices.StageKind",
+        "LeadStatusEnum": "pipeline.choices.LeadStatus",
+        "LeadStatusChangeEnum": ["working", "qualified", "disqualified"],
+    },
 }
 
 # --- Internationalisation ---------------------------------------------------------------
@@ -179,7 +194,13 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # On disk, not in memory: the worker writes an import's progress, the web reads it.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
     # A broker on the file system: the embedded default runs a real worker and beat
     # with no server. One machine only; production uses Redis.
     CELERY_QUEUE_DIR = VAR_DIR / "celery" / "queue"
@@ -201,6 +222,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- CSV import from the upload page ------------------------------------------------------
+# Files up to this size import during the request; larger ones go to a Celery worker and
+# the page follows its progress.
+IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=256 * 1024)
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=64 * 1024 * 1024)
 
 # --- Security (production, i.e. DEBUG off) ----------------------------------------------
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)

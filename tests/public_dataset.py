@@ -209,3 +209,75 @@ def unload_maven_crm(loaded: dict[str, Any]) -> None:
         Team.objects.filter(pk__in=ids("regions")).delete()
         Company.objects.filter(pk__in=ids("companies")).delete()
         Product.objects.filter(pk__in=ids("products")).delete()
+
+
+def write_import_files(out_dir: Path, data_dir: Path = DATA_DIR) -> tuple[Path, Path]:
+    """Convert the dataset into the two import_csv formats, the way a user moving from
+    that CRM would: people.csv (regions, a team per manager, the agents) and deals.csv,
+    gaps kept as they are (open deals with no account, no close date and no value; lost
+    deals worth 0). Returns (people.csv, deals.csv)."""
+    teams_rows = read_csv("sales_teams.csv", data_dir)
+    pipeline_rows = read_csv("sales_pipeline.csv", data_dir)
+    dates = [row[k] for row in pipeline_rows for k in ("engage_date", "close_date") if row[k]]
+    last_day = max(dates)
+
+    people = out_dir / "people.csv"
+    with people.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["username", "full_name", "email", "role", "team", "parent_team"])
+        managers = dict.fromkeys((row["manager"], row["regional_office"]) for row in teams_rows)
+        for manager, region in managers:
+            writer.writerow(
+                [slugify(manager), manager, "", "manager", manager_team_name(manager), region]
+            )
+        for row in teams_rows:
+            agent = row["sales_agent"]
+            writer.writerow(
+                [
+                    slugify(agent),
+                    agent,
+                    "",
+                    "rep",
+                    manager_team_name(row["manager"]),
+                    row["regional_office"],
+                ]
+            )
+
+    deals = out_dir / "deals.csv"
+    with deals.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "external_id",
+                "name",
+                "company",
+                "owner",
+                "stage",
+                "amount",
+                "created_at",
+                "closed_at",
+                "expected_close_date",
+                "lead_source",
+                "product",
+            ]
+        )
+        for row in pipeline_rows:
+            product = PRODUCT_ALIASES.get(row["product"], row["product"])
+            writer.writerow(
+                [
+                    row["opportunity_id"],
+                    f"{product} for {row['account'] or 'no account'}",
+                    row["account"],
+                    slugify(row["sales_agent"]),
+                    STAGE_OF.get(row["deal_stage"], row["deal_stage"]),
+                    row["close_value"],
+                    # Prospecting rows have no engage_date: the file's last day, as the
+                    # loader above does.
+                    row["engage_date"] or last_day,
+                    row["close_date"],
+                    "",
+                    "",
+                    product,
+                ]
+            )
+    return people, deals

@@ -1,0 +1,123 @@
+"""Uploads from the import page: store the file as a job, run it (in the request for a
+small file, in a Celery worker for a large one) and report its progress and outcome.
+
+The import itself (pipeline.imports) is all-or-nothing in one transaction, so its live
+progress cannot be written to the job row (no one else would see it before the commit):
+it goes to the cache, which the web and the worker share (Redis, or files under var/).
+"""
+
+import logging
+
+from django.core.cache import cache
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.permissions import is_admin, is_manager
+from accounts.selectors import visible_users
+
+from .imports import ImportFileError, import_deals, import_reps
+from .models import ImportJob
+
+logger = logging.getLogger(__name__)
+PROGRESS_TIMEOUT = 24 * 3600
+STORED_ERRORS = 1000  # the page lists the first ones; the count is kept whole
+
+
+def can_import(user, kind: str) -> bool:
+    """Admins import people and deals; managers import deals for their team tree."""
+    if kind == ImportJob.Kind.REPS:
+        return is_admin(user)
+    return is_admin(user) or is_manager(user)
+
+
+def import_jobs_for(*, user) -> QuerySet[ImportJob]:
+    """The uploads a user may look at: their own; an admin's, everyone's."""
+    jobs = ImportJob.objects.select_related("created_by").defer("content")
+    return jobs if is_admin(user) else jobs.filter(created_by=user)
+
+
+def _progress_key(job_id: int) -> str:
+    return f"import-job:{job_id}:progress"
+
+
+def import_job_progress(job: ImportJob) -> tuple[int, int] | None:
+    """(rows done, rows in all) of a running job, or None before the first report."""
+    value = cache.get(_progress_key(job.pk))
+    return tuple(value) if value else None
+
+
+def import_job_create(*, kind: str, name: str, content: bytes, skip_invalid: bool, by):
+    return ImportJob.objects.create(
+        kind=kind,
+        file_name=name[:255],
+        file_size=len(content),
+        content=content,
+        skip_invalid=skip_invalid,
+        created_by=by,
+    )
+
+
+def import_job_enqueue(job: ImportJob) -> None:
+    """Hand the job to a worker once the job row is committed (so the worker finds it)."""
+    from .tasks import import_csv_task  # tasks import this module
+
+    transaction.on_commit(lambda: import_csv_task.delay(job.pk))
+
+
+def import_job_run(job_id: int) -> ImportJob | None:
+    """Run a stored upload. Safe to call twice: a finished job is left as it is, and an
+    import interrupted half-way wrote nothing, so running it again is the recovery."""
+    job = ImportJob.objects.select_related("created_by").filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return job
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+    )
+    user = job.created_by
+    key = _progress_key(job.pk)
+
+    def progress(done: int, total: int) -> None:
+        cache.set(key, (done, total), PROGRESS_TIMEOUT)
+
+    fields = {"finished_at": None, "content": b""}
+    try:
+        if not can_import(user, job.kind):
+            raise ImportFileError("You may not import this kind of file.")
+        source = bytes(job.content)
+        if job.kind == ImportJob.Kind.REPS:
+            result = import_reps(source, skip_invalid=job.skip_invalid, by=user, progress=progress)
+        else:
+            allowed = None
+            if not is_admin(user):
+                allowed = set(visible_users(user=user).values_list("pk", flat=True))
+            result = import_deals(
+                source,
+                skip_invalid=job.skip_invalid,
+                by=user,
+                allowed_owner_ids=allowed,
+                progress=progress,
+            )
+    except ImportFileError as error:
+        fields |= {"status": ImportJob.Status.REJECTED, "message": str(error)}
+    except (OperationalError, InterfaceError):
+        raise  # the database is away: the task retries with backoff
+    except Exception:
+        # Keep the file: the job can be run again once the cause is fixed.
+        logger.exception("Import job %s failed", job.pk)
+        fields = {
+            "status": ImportJob.Status.FAILED,
+            "message": "The import stopped on an unexpected error and wrote nothing. "
+            "The file is kept; an administrator can run it again.",
+        }
+    else:
+        status = ImportJob.Status.DONE if result.written else ImportJob.Status.REJECTED
+        summary = result.as_dict()
+        summary["error_count"] = len(summary["errors"])
+        summary["errors"] = summary["errors"][:STORED_ERRORS]
+        fields |= {"status": status, "result": summary}
+    fields["finished_at"] = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(**fields)
+    cache.delete(key)
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,59 @@
+"""Serializer fields the API's write endpoints share: money, and related objects by id,
+limited to what the caller may pick."""
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from .api_errors import MAX_ID
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def money_field(**kwargs) -> serializers.DecimalField:
+    """An amount of money: a string with 2 decimals, at least 0, under 10^12 (the columns
+    hold 14 digits). A JSON number is accepted too."""
+    kwargs.setdefault("max_digits", 14)
+    kwargs.setdefault("decimal_places", 2)
+    kwargs.setdefault("min_value", Decimal("0"))
+    return serializers.DecimalField(coerce_to_string=True, **kwargs)
+
+
+class RelatedIdField(serializers.PrimaryKeyRelatedField):
+    """A related object by its id.
+
+    `scope(user)` narrows the choice to what the caller may pick (their people, the leads
+    they see); the object already linked stays a valid choice, so an edit need not change
+    it. An id outside the scope answers like one that names no row, so the error tells
+    nothing about other people's data. Only whole numbers within the database's range are
+    looked up.
+    """
+
+    def __init__(self, *, scope: Callable[..., QuerySet] | None = None, **kwargs) -> None:
+        self.scope = scope
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        if self.scope is None:
+            return queryset
+        scoped = self.scope(user=self.context["request"].user)
+        instance = getattr(self.parent, "instance", None)
+        current_id = getattr(instance, f"{self.source}_id", None) if instance else None
+        if current_id is not None:
+            scoped = scoped | queryset.filter(pk=current_id)
+        return scoped
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if isinstance(data, str):
+            if not _DIGITS.fullmatch(data):
+                self.fail("incorrect_type", data_type="str")
+            data = int(data)
+        if not 1 <= data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
