@@ -1,0 +1,280 @@
+"""Deals: list, read, create, change and move. Reads go through visible_to(user), so a
+deal the caller may not see is a 404; writes go through pipeline.services (deal_save,
+deal_move_to_stage) like the pages, so every move leaves a StageChange."""
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import User
+from accounts.permissions import can_edit_deal
+from salesperf.api_errors import RejectUnknownFieldsMixin
+from salesperf.api_fields import RelatedIdField, money_field
+
+from ..api_filters import DealFilter
+from ..choices import StageKind
+from ..models import Company, Deal, Lead, Product, Stage
+from ..selectors import first_open_stage
+from ..services import deal_move_to_stage, deal_save
+from .common import (
+    NOT_YOUR_PERSON,
+    CanEditObject,
+    active_products,
+    assignable_owners,
+    linkable_leads,
+)
+
+# --- Deals ----------------------------------------------------------------------------------
+
+
+class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    company = RelatedIdField(
+        queryset=Company.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The customer's id (see companies/); null for none.",
+    )
+    company_name = serializers.CharField(
+        source="company.name", read_only=True, allow_null=True, help_text="The company's name."
+    )
+    lead = RelatedIdField(
+        queryset=Lead.objects.all(),
+        scope=linkable_leads,
+        allow_null=True,
+        required=False,
+        error_messages={"does_not_exist": "No lead you can see has this id."},
+        help_text="The id of the lead the deal came from, one you can see; null for none.",
+    )
+    product = RelatedIdField(
+        queryset=Product.objects.all(),
+        scope=active_products,
+        allow_null=True,
+        required=False,
+        error_messages={"does_not_exist": "No active product has this id."},
+        help_text="The id of an active product; null for none.",
+    )
+    owner = RelatedIdField(
+        queryset=User.objects.all(),
+        scope=assignable_owners,
+        required=False,
+        error_messages={"does_not_exist": NOT_YOUR_PERSON},
+        help_text="The owner's user id; default you. A rep owns their deals; a manager may "
+        "give one to someone in their teams; an admin to anyone.",
+    )
+    stage = RelatedIdField(
+        queryset=Stage.objects.all(),
+        required=False,
+        help_text="The stage's id (see stages/); default the first stage of the default "
+        "pipeline. Changing it moves the deal: a won or lost stage closes it (closed_at "
+        "defaults to now), an open one reopens it (closed_at is cleared), and the move is "
+        "recorded in the deal's stage history.",
+    )
+    stage_name = serializers.CharField(
+        source="stage.name", read_only=True, help_text="The stage's name."
+    )
+    status = serializers.ChoiceField(
+        source="stage.kind",
+        choices=StageKind.choices,
+        read_only=True,
+        help_text="The kind of the deal's stage: open, won or lost.",
+    )
+    amount = money_field(required=False, help_text="The deal's value; default 0.00.")
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "external_id",
+            "name",
+            "company",
+            "company_name",
+            "lead",
+            "product",
+            "owner",
+            "team",
+            "stage",
+            "stage_name",
+            "status",
+            "amount",
+            "expected_close_date",
+            "created_at",
+            "closed_at",
+            "lost_reason",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "team", "created_at", "updated_at"]
+        extra_kwargs = {
+            "name": {"help_text": "What is being sold to whom, e.g. “Acme – 50 seats”."},
+            "team": {
+                "help_text": "The id of the team the deal counts for: the owner's team while "
+                "open, frozen when the deal closes."
+            },
+            "external_id": {
+                "allow_null": True,
+                "help_text": "The deal's id in the system it came from; unique when present.",
+            },
+            "expected_close_date": {"help_text": "When the owner expects it to close."},
+            "created_at": {"help_text": "When the deal was opened."},
+            "closed_at": {
+                "help_text": "When the deal was won or lost; null while open. Set it when "
+                "closing to date the close (default now)."
+            },
+            "lost_reason": {"help_text": "Why it was lost; only for lost deals."},
+            "updated_at": {"help_text": "When the deal was last saved."},
+        }
+
+    def validate_external_id(self, value: str | None) -> str | None:
+        return (value.strip() or None) if value else None
+
+    def validate(self, attrs: dict) -> dict:
+        # The stage the deal ends up in; a new deal without one starts in an open stage.
+        stage = attrs.get("stage") or getattr(self.instance, "stage", None)
+        kind = stage.kind if stage is not None else StageKind.OPEN
+        if attrs.get("closed_at") and kind == StageKind.OPEN:
+            raise ValidationError(
+                {"closed_at": ["An open deal has no close date; move it to won or lost."]}
+            )
+        if attrs.get("lost_reason") and kind != StageKind.LOST:
+            raise ValidationError({"lost_reason": ["Only a lost deal has a lost reason."]})
+        return attrs
+
+
+class DealCreateSerializer(DealSerializer):
+    """A new deal; created_at may be given (a deal entered after the fact)."""
+
+    class Meta(DealSerializer.Meta):
+        read_only_fields = ["id", "team", "updated_at"]
+        extra_kwargs = {
+            **DealSerializer.Meta.extra_kwargs,
+            "created_at": {
+                "required": False,
+                "help_text": "When the deal was opened; default now.",
+            },
+        }
+
+
+class DealMoveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    stage = RelatedIdField(
+        queryset=Stage.objects.all(),
+        help_text="The stage to move to, one of the deal's pipeline.",
+    )
+    closed_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the deal was won or lost; default now. Only for a won or lost stage.",
+    )
+    amount = money_field(required=False, help_text="The new amount, e.g. the amount won.")
+    lost_reason = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Why it was lost; only for a lost stage.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        kind = attrs["stage"].kind
+        if "closed_at" in attrs and kind == StageKind.OPEN:
+            raise ValidationError({"closed_at": ["Only a won or lost stage takes a close time."]})
+        if attrs.get("lost_reason") and kind != StageKind.LOST:
+            raise ValidationError({"lost_reason": ["Only a lost deal has a lost reason."]})
+        return attrs
+
+
+@extend_schema_view(
+    list=extend_schema(description="The deals you can see, newest first."),
+    retrieve=extend_schema(description="One deal you can see."),
+    create=extend_schema(
+        description="Add a deal. A rep's deal is theirs; a manager may give it to someone in "
+        "their teams, an admin to anyone.",
+        request=DealCreateSerializer,
+        responses={201: DealSerializer},
+    ),
+    update=extend_schema(description="Edit a deal; a new stage moves it (see `stage`)."),
+    partial_update=extend_schema(description="Edit some fields; a new stage moves it."),
+)
+class DealViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Deals: a rep's own, a manager's team tree, an admin's all. No DELETE (405)."""
+
+    queryset = Deal.objects.none()
+    serializer_class = DealSerializer
+    filterset_class = DealFilter
+    permission_classes = [IsAuthenticated, CanEditObject]
+    ordering_fields = ["name", "amount", "created_at", "closed_at", "expected_close_date", "id"]
+
+    @staticmethod
+    def can_edit(user, deal: Deal) -> bool:
+        return can_edit_deal(user, deal)
+
+    def get_queryset(self) -> QuerySet[Deal]:
+        return (
+            Deal.objects.visible_to(self.request.user)
+            .select_related("company", "stage")
+            .order_by("-created_at", "-pk")
+        )
+
+    def get_serializer_class(self):
+        return DealCreateSerializer if self.action == "create" else DealSerializer
+
+    def perform_create(self, serializer: DealSerializer) -> None:
+        data = dict(serializer.validated_data)
+        deal = Deal(**data)
+        deal.owner = data.get("owner") or self.request.user
+        stage = data.get("stage") or first_open_stage()
+        if stage is None:
+            raise ValidationError({"stage": ["No default pipeline is set up; give a stage."]})
+        deal.stage = stage
+        if stage.kind != StageKind.OPEN and deal.closed_at is None:
+            deal.closed_at = timezone.now()
+        serializer.instance = deal_save(deal=deal, by=self.request.user)
+
+    def perform_update(self, serializer: DealSerializer) -> None:
+        deal: Deal = serializer.instance
+        data = dict(serializer.validated_data)
+        stage = data.pop("stage", None)
+        for field, value in data.items():
+            setattr(deal, field, value)
+        if stage is not None and stage.pk != deal.stage_id:
+            deal = deal_move_to_stage(
+                deal=deal,
+                stage=stage,
+                by=self.request.user,
+                at=data.get("closed_at"),
+                lost_reason=deal.lost_reason,
+            )
+        else:
+            deal = deal_save(deal=deal, by=self.request.user)
+        serializer.instance = deal
+
+    @extend_schema(
+        request=DealMoveSerializer,
+        responses={200: DealSerializer},
+        description="Move a deal to another stage of its pipeline. A won or lost stage "
+        "closes it (closed_at: the given time, default now), an open one reopens it; the "
+        "move is recorded in the deal's stage history, by you.",
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request: Request, pk=None) -> Response:
+        deal = self.get_object()
+        move = DealMoveSerializer(data=request.data, context=self.get_serializer_context())
+        move.is_valid(raise_exception=True)
+        data = move.validated_data
+        deal = deal_move_to_stage(
+            deal=deal,
+            stage=data["stage"],
+            by=request.user,
+            at=data.get("closed_at"),
+            amount=data.get("amount"),
+            lost_reason=data.get("lost_reason", "").strip(),
+        )
+        return Response(DealSerializer(deal, context=self.get_serializer_context()).data)
