@@ -2,6 +2,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
 from .choices import Role
 
@@ -21,6 +22,8 @@ class Team(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -45,6 +48,16 @@ class Team(models.Model):
             ancestor = ancestor.parent
 
 
+class UserHistoricalRecords(HistoricalRecords):
+    """A sign-in saves only last_login, which the history leaves out: record nothing then."""
+
+    def post_save(self, instance, created, using=None, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if not created and update_fields and set(update_fields) <= {"last_login"}:
+            return
+        super().post_save(instance, created, using=using, **kwargs)
+
+
 class User(AbstractUser):
     """A person who sells, manages a team, or administers the organisation."""
 
@@ -52,6 +65,9 @@ class User(AbstractUser):
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
     )
+
+    # No password hash in the history; last_login changes at every sign-in and says nothing.
+    history = UserHistoricalRecords(excluded_fields=["password", "last_login"])
 
     class Meta:
         ordering = ["username"]

@@ -1,11 +1,12 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import KPISnapshot, Target, TargetChange
 from .services import TargetCell, targets_set
 
 
 @admin.register(Target)
-class TargetAdmin(admin.ModelAdmin):
+class TargetAdmin(SimpleHistoryAdmin):
     list_display = ["__str__", "user", "team", "metric", "period_kind", "period_start", "value"]
     list_filter = ["metric", "period_kind", "team"]
     search_fields = ["user__username", "team__name"]

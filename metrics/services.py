@@ -163,6 +163,21 @@ def _check_may_set_targets(by, cells: list[TargetCell]) -> None:
         raise PermissionDenied("A target outside your teams.")
 
 
+def _record_target_history(changes: list[tuple[str, Target]], by, at) -> None:
+    """The audit rows of targets written in bulk ("+" created, "~" changed): one insert."""
+    history = Target.history.model
+    rows = [
+        history(
+            history_date=at,
+            history_user=by,
+            history_type=kind,
+            **{field.attname: getattr(target, field.attname) for field in history.tracked_fields},
+        )
+        for kind, target in changes
+    ]
+    history.objects.bulk_create(rows, batch_size=500)
+
+
 def targets_set(*, by, changes: Iterable[TargetCell]) -> int:
     """Set many targets at once, all or nothing: create, update, or delete (value None) each
     cell, and write one TargetChange per cell whose value actually changes. Cells equal to
@@ -213,7 +228,7 @@ def targets_set(*, by, changes: Iterable[TargetCell]) -> int:
                     )
                 )
             elif new is None:
-                deleted.append(target.pk)
+                deleted.append(target)
             else:
                 target.value, target.set_by, target.updated_at = new, by, now
                 updated.append(target)
@@ -230,9 +245,14 @@ def targets_set(*, by, changes: Iterable[TargetCell]) -> int:
                     new_value=new,
                 )
             )
-        if deleted:
-            Target.objects.filter(pk__in=deleted).delete()
+        for target in deleted:
+            # One by one (a few cells): the delete signal writes its history row, by `by`.
+            target._history_user = by
+            target.delete()
         Target.objects.bulk_create(created, batch_size=500)
         Target.objects.bulk_update(updated, ["value", "set_by", "updated_at"], batch_size=500)
         TargetChange.objects.bulk_create(history, batch_size=500)
+        # Bulk writes send no save signal: the audit trail (django-simple-history) is
+        # written here, next to TargetChange, in bulk too.
+        _record_target_history([("+", t) for t in created] + [("~", t) for t in updated], by, now)
     return len(history)

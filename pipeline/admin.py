@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
     Company,
@@ -14,7 +15,72 @@ from .models import (
     Stage,
     StageChange,
 )
-from .services import deal_save, lead_convert, lead_save
+from .services import (
+    deal_delete,
+    deal_restore,
+    deal_save,
+    lead_convert,
+    lead_delete,
+    lead_restore,
+    lead_save,
+)
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    """Soft-deleted rows are listed too (to restore them); this narrows to them or the rest."""
+
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Deleted"), ("no", "Not deleted")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        return queryset
+
+
+class SoftDeleteAdminMixin:
+    """The admin of a soft-deleted model: it lists deleted rows too (the default manager
+    hides them), never removes a row (delete is the service's soft delete, as an action),
+    and restores with an action. A deleted row is read-only until restored."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = self.model.all_objects.all()
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and obj.deleted_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet, service, verb: str) -> None:
+        done = 0
+        for obj in queryset:
+            try:
+                service(obj, by=request.user)
+                done += 1
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(request, f"{obj}: {error}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{verb} {done} row(s).")
+
+    @admin.action(description="Delete the selected rows (they can be restored)")
+    def soft_delete(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(request, queryset.filter(deleted_at__isnull=True), self.delete_row, "Deleted")
+
+    @admin.action(description="Restore the selected deleted rows")
+    def restore(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(
+            request, queryset.filter(deleted_at__isnull=False), self.restore_row, "Restored"
+        )
 
 
 @admin.register(Company)
@@ -59,18 +125,42 @@ class StageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "company", "source", "owner", "status", "created_at", "converted_at"]
-    list_filter = ["status", "source", "company__segment", "company__icp_fit", "team"]
+class LeadAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "__str__",
+        "company",
+        "source",
+        "owner",
+        "status",
+        "created_at",
+        "converted_at",
+        "deleted_at",
+    ]
+    list_filter = [
+        DeletedFilter,
+        "status",
+        "source",
+        "company__segment",
+        "company__icp_fit",
+        "team",
+    ]
     search_fields = ["contact_name", "contact_email", "company__name", "owner__username"]
     date_hierarchy = "created_at"
     autocomplete_fields = ["company", "source", "owner"]
     list_select_related = ["company", "source", "owner"]
-    readonly_fields = ["team"]
-    actions = ["convert_to_deal"]
+    readonly_fields = ["team", "deleted_at", "deleted_by"]
+    actions = ["convert_to_deal", "soft_delete", "restore"]
 
     def save_model(self, request: HttpRequest, obj: Lead, form, change: bool) -> None:
-        lead_save(lead=obj)
+        lead_save(lead=obj, by=request.user)
+
+    @staticmethod
+    def delete_row(lead: Lead, *, by) -> None:
+        lead_delete(lead=lead, by=by)
+
+    @staticmethod
+    def restore_row(lead: Lead, *, by) -> None:
+        lead_restore(lead=lead, by=by)
 
     @admin.action(description="Convert the selected leads into deals")
     def convert_to_deal(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
@@ -106,7 +196,7 @@ class StageChangeInline(admin.TabularInline):
 
 
 @admin.register(Deal)
-class DealAdmin(admin.ModelAdmin):
+class DealAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "name",
         "company",
@@ -116,24 +206,35 @@ class DealAdmin(admin.ModelAdmin):
         "amount",
         "created_at",
         "closed_at",
+        "deleted_at",
     ]
-    list_filter = ["stage__kind", "stage", "team", "product", "company__segment"]
+    list_filter = [DeletedFilter, "stage__kind", "stage", "team", "product", "company__segment"]
     search_fields = ["name", "company__name", "owner__username", "external_id"]
     date_hierarchy = "created_at"
     autocomplete_fields = ["company", "lead", "product", "owner"]
     list_select_related = ["company", "owner", "team", "stage"]
-    readonly_fields = ["team", "updated_at"]
+    readonly_fields = ["team", "updated_at", "version", "deleted_at", "deleted_by"]
+    actions = ["soft_delete", "restore"]
     fieldsets = [
         (None, {"fields": ["name", "company", "owner", "team", "product", "lead"]}),
         ("Stage and value", {"fields": ["stage", "amount", "expected_close_date"]}),
         ("Dates", {"fields": ["created_at", "closed_at", "lost_reason", "updated_at"]}),
         ("Import", {"fields": ["external_id"], "classes": ["collapse"]}),
+        ("Bookkeeping", {"fields": ["version", "deleted_at", "deleted_by"]}),
     ]
     inlines = [StageChangeInline]
 
     def save_model(self, request: HttpRequest, obj: Deal, form, change: bool) -> None:
         # The same service as the pages and the API: validation, team, StageChange.
         deal_save(deal=obj, by=request.user)
+
+    @staticmethod
+    def delete_row(deal: Deal, *, by) -> None:
+        deal_delete(deal=deal, by=by)
+
+    @staticmethod
+    def restore_row(deal: Deal, *, by) -> None:
+        deal_restore(deal=deal, by=by)
 
 
 @admin.register(StageChange)

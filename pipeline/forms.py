@@ -71,6 +71,8 @@ class DealForm(forms.ModelForm):
 
     company_name = forms.CharField(label="Company", max_length=200, required=False)
     amount = MoneyField(required=False, label="Amount")
+    # The version the editor loaded: a save from an older one is refused (DealConflict).
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     class Meta:
         model = Deal
@@ -90,6 +92,10 @@ class DealForm(forms.ModelForm):
         )
         if not creating and deal.company_id:
             self.fields["company_name"].initial = deal.company.name
+        if creating:
+            del self.fields["version"]
+        else:
+            self.fields["version"].initial = deal.version
         self.fields["product"].queryset = Product.objects.filter(is_active=True)
         if deal.product_id:
             self.fields["product"].queryset |= Product.objects.filter(pk=deal.product_id)
@@ -129,9 +135,11 @@ class QuickAddForm(forms.Form):
 
 
 class DealMoveForm(forms.Form):
-    """A move to another open stage of the deal's pipeline; closing has its own form."""
+    """A move to another open stage of the deal's pipeline; closing has its own form.
+    `version`, when sent (the deal page sends it), refuses a move of a deal changed since."""
 
     stage = forms.ModelChoiceField(queryset=Stage.objects.none())
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, deal: Deal, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -154,10 +162,12 @@ class DealCloseForm(forms.Form):
         label="Why was it lost?",
         widget=forms.TextInput(attrs={"list": "lost-reasons", "placeholder": "e.g. Price"}),
     )
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, deal: Deal, **kwargs) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("amount", deal.amount)
+        kwargs["initial"].setdefault("version", deal.version)
         kwargs["initial"].setdefault("closed_on", timezone.localdate())
         super().__init__(*args, **kwargs)
         self.deal = deal

@@ -4,6 +4,11 @@ small file, in a Celery worker for a large one) and report its progress and outc
 The import itself (pipeline.imports) is all-or-nothing in one transaction, so its live
 progress cannot be written to the job row (no one else would see it before the commit):
 it goes to the cache, which the web and the worker share (Redis, or files under var/).
+
+Redis down degrades, it does not break: a cache error only hides the progress bar, and a
+job the broker would not take stays queued ("Waiting for a worker") with WAITING_FOR_BROKER
+in its message; requeue_waiting_imports_task, run by beat every minute, sends it again
+once Redis is back (docs/reliability.md).
 """
 
 import logging
@@ -22,6 +27,23 @@ from .models import ImportJob
 logger = logging.getLogger(__name__)
 PROGRESS_TIMEOUT = 24 * 3600
 STORED_ERRORS = 1000  # the page lists the first ones; the count is kept whole
+WAITING_FOR_BROKER = "Waiting for a worker: the job queue was unreachable when this was uploaded."
+# Fail fast when the broker is away (the upload request waits for this), instead of
+# Celery's default of retrying the publish.
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+
+try:
+    from redis.exceptions import RedisError
+except ImportError:  # the embedded default may run without the redis client
+    RedisError = OSError  # type: ignore[misc, assignment]
+
+# What a cache or broker that is away raises: the redis client's errors, kombu's
+# OperationalError (a failed publish), and plain socket errors.
+try:
+    from kombu.exceptions import OperationalError as BrokerError
+except ImportError:  # pragma: no cover
+    BrokerError = OSError  # type: ignore[misc, assignment]
+UNREACHABLE = (RedisError, BrokerError, OSError)
 
 
 def can_import(user, kind: str) -> bool:
@@ -43,7 +65,11 @@ def _progress_key(job_id: int) -> str:
 
 def import_job_progress(job: ImportJob) -> tuple[int, int] | None:
     """(rows done, rows in all) of a running job, or None before the first report."""
-    value = cache.get(_progress_key(job.pk))
+    try:
+        value = cache.get(_progress_key(job.pk))
+    except UNREACHABLE as error:
+        logger.warning("Import progress unavailable (cache unreachable): %s", error)
+        return None
     return tuple(value) if value else None
 
 
@@ -59,10 +85,38 @@ def import_job_create(*, kind: str, name: str, content: bytes, skip_invalid: boo
 
 
 def import_job_enqueue(job: ImportJob) -> None:
-    """Hand the job to a worker once the job row is committed (so the worker finds it)."""
+    """Hand the job to a worker once the job row is committed (so the worker finds it).
+    With the broker away the job stays queued, marked to be sent again later."""
+    transaction.on_commit(lambda: _send(job.pk))
+
+
+def _send(job_id: int) -> bool:
     from .tasks import import_csv_task  # tasks import this module
 
-    transaction.on_commit(lambda: import_csv_task.delay(job.pk))
+    try:
+        import_csv_task.apply_async(args=[job_id], retry_policy=PUBLISH_RETRY_POLICY)
+    except UNREACHABLE as error:
+        logger.warning("Import job %s waits: the broker is unreachable (%s)", job_id, error)
+        ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+            message=WAITING_FOR_BROKER
+        )
+        return False
+    return True
+
+
+def import_jobs_requeue() -> int:
+    """Send again the jobs the broker would not take. Returns how many were sent.
+
+    Only jobs marked WAITING_FOR_BROKER: a queued job without the mark is already in the
+    queue, and sending it twice would run it twice. The mark is cleared before sending
+    (and set again if that fails), so two requeues at once do not both send it."""
+    waiting = ImportJob.objects.filter(status=ImportJob.Status.QUEUED, message=WAITING_FOR_BROKER)
+    sent = 0
+    for job_id in waiting.values_list("pk", flat=True):
+        claimed = ImportJob.objects.filter(pk=job_id, message=WAITING_FOR_BROKER).update(message="")
+        if claimed and _send(job_id):
+            sent += 1
+    return sent
 
 
 def import_job_run(job_id: int) -> ImportJob | None:
@@ -72,13 +126,16 @@ def import_job_run(job_id: int) -> ImportJob | None:
     if job is None or job.is_finished:
         return job
     ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+        status=ImportJob.Status.RUNNING, started_at=timezone.now(), message=""
     )
     user = job.created_by
     key = _progress_key(job.pk)
 
     def progress(done: int, total: int) -> None:
-        cache.set(key, (done, total), PROGRESS_TIMEOUT)
+        try:
+            cache.set(key, (done, total), PROGRESS_TIMEOUT)
+        except UNREACHABLE:
+            pass  # only the progress bar misses it; the import goes on
 
     fields = {"finished_at": None, "content": b""}
     try:
@@ -118,6 +175,9 @@ def import_job_run(job_id: int) -> ImportJob | None:
         fields |= {"status": status, "result": summary}
     fields["finished_at"] = timezone.now()
     ImportJob.objects.filter(pk=job.pk).update(**fields)
-    cache.delete(key)
+    try:
+        cache.delete(key)
+    except UNREACHABLE:
+        pass  # expires by itself (PROGRESS_TIMEOUT)
     job.refresh_from_db()
     return job

@@ -6,9 +6,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
-from .querysets import DealQuerySet, LeadQuerySet
+from .querysets import DealManager, DealQuerySet, LeadManager, LeadQuerySet
 
 
 class Company(models.Model):
@@ -96,8 +97,23 @@ class Lead(models.Model):
     disqualified_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     converted_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Set when soft-deleted; hidden then."
+    )
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
-    objects = LeadQuerySet.as_manager()
+    # `objects`, the default manager, hides soft-deleted rows from every page, list, export,
+    # KPI and reverse relation; `all_objects` sees them (admin, imports, restore). The base
+    # manager stays Django's plain one, so a deal's forward link to a deleted lead resolves.
+    objects = LeadManager()
+    all_objects = LeadQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at"]
@@ -242,8 +258,24 @@ class Deal(models.Model):
         help_text="The id in the system the deal was imported from; unique when present.",
     )
     updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(
+        default=1, help_text="Raised by every save; an edit made from an older one is refused."
+    )
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Set when soft-deleted; hidden then."
+    )
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
-    objects = DealQuerySet.as_manager()
+    # See Lead: `objects` hides soft-deleted deals, `all_objects` does not.
+    objects = DealManager()
+    all_objects = DealQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-created_at"]

@@ -24,13 +24,21 @@ def _ownership_scope(user, *, team_field: str | None) -> Q | None:
     return Q(owner=user)
 
 
-class LeadQuerySet(models.QuerySet):
+class SoftDeleteQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+
+class LeadQuerySet(SoftDeleteQuerySet):
     def visible_to(self, user) -> "LeadQuerySet":
         scope = _ownership_scope(user, team_field="team_id")
         return self if scope is None else self.filter(scope)
 
 
-class DealQuerySet(models.QuerySet):
+class DealQuerySet(SoftDeleteQuerySet):
     def visible_to(self, user) -> "DealQuerySet":
         scope = _ownership_scope(user, team_field="team_id")
         return self if scope is None else self.filter(scope)
@@ -43,3 +51,17 @@ class DealQuerySet(models.QuerySet):
 
     def lost(self) -> "DealQuerySet":
         return self.filter(stage__kind=StageKind.LOST)
+
+
+class LeadManager(models.Manager.from_queryset(LeadQuerySet)):
+    """The default manager: soft-deleted leads do not exist for pages, API, exports, KPIs."""
+
+    def get_queryset(self) -> LeadQuerySet:
+        return super().get_queryset().alive()
+
+
+class DealManager(models.Manager.from_queryset(DealQuerySet)):
+    """The default manager: soft-deleted deals do not exist for pages, API, exports, KPIs."""
+
+    def get_queryset(self) -> DealQuerySet:
+        return super().get_queryset().alive()

@@ -1,12 +1,17 @@
 """Reads about pipelines and stages, and the reads of the deal and lead pages."""
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+
+from accounts.models import Team
 
 from .choices import StageKind
-from .models import Deal, Lead, LeadSource, Pipeline, Stage, StageChange
+from .models import Company, Deal, Lead, LeadSource, Pipeline, Product, Stage, StageChange
 
 
 def default_pipeline() -> Pipeline:
@@ -73,6 +78,127 @@ def deal_history(*, deal: Deal) -> list[StageChange]:
             "changed_at", "pk"
         )
     )
+
+
+@dataclass
+class FieldChange:
+    """One field of one change: its label and the values before and after, as shown."""
+
+    field: str
+    label: str
+    old: str | None
+    new: str | None
+
+
+@dataclass
+class HistoryEntry:
+    """One saved version of a deal: when, by whom, what kind of change, which fields."""
+
+    history_id: int
+    when: dt.datetime
+    user_id: int | None
+    user: str
+    kind: str  # created, changed, deleted, restored, removed, or recorded (first known)
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+# Bookkeeping, not a change a person makes.
+HISTORY_HIDDEN_FIELDS = {"version", "updated_at", "deleted_at", "deleted_by"}
+DEAL_HISTORY_LIMIT = 200
+
+
+def deal_change_history(*, deal: Deal, limit: int = DEAL_HISTORY_LIMIT) -> list[HistoryEntry]:
+    """Every recorded change of a deal, newest first (at most `limit`): who, when, and each
+    field's old and new value, with related rows shown by name.
+
+    Bounded: one query for the history rows and their users, then one per kind of related
+    row named in them (stages, people, companies, products, teams, leads), whatever the
+    number of changes.
+    """
+    records = list(
+        deal.history.select_related("history_user").order_by("-history_date", "-history_id")[
+            : limit + 1
+        ]
+    )
+    pairs = []
+    for index, record in enumerate(records[:limit]):
+        previous = records[index + 1] if index + 1 < len(records) else None
+        delta = record.diff_against(previous) if previous is not None else None
+        pairs.append((record, previous, delta))
+    names = _related_names([change for _, _, delta in pairs if delta for change in delta.changes])
+    entries = []
+    for record, previous, delta in pairs:
+        entries.append(
+            HistoryEntry(
+                history_id=record.history_id,
+                when=record.history_date,
+                user_id=record.history_user_id,
+                user=str(record.history_user) if record.history_user else "",
+                kind=_history_kind(record, previous),
+                changes=[
+                    FieldChange(
+                        field=change.field,
+                        label=str(Deal._meta.get_field(change.field).verbose_name).capitalize(),
+                        old=_shown(change.field, change.old, names),
+                        new=_shown(change.field, change.new, names),
+                    )
+                    for change in (delta.changes if delta else [])
+                    if change.field not in HISTORY_HIDDEN_FIELDS
+                ],
+            )
+        )
+    return entries
+
+
+def _history_kind(record, previous) -> str:
+    if record.history_type == "+":
+        return "created"
+    if previous is None:
+        # The deal existed before the audit trail (or before the limit): its older values
+        # are unknown. `manage.py populate_history --auto` records a starting point.
+        return "recorded"
+    if record.history_type == "-":
+        return "removed"
+    if record.deleted_at is not None and previous.deleted_at is None:
+        return "deleted"
+    if record.deleted_at is None and previous.deleted_at is not None:
+        return "restored"
+    return "changed"
+
+
+_RELATED = {
+    "stage": Stage.objects,
+    "owner": get_user_model().objects,
+    "company": Company.objects,
+    "product": Product.objects,
+    "team": Team.objects,
+    "lead": Lead.all_objects.select_related("company"),
+}
+
+
+def _related_names(changes) -> dict[str, dict[int, str]]:
+    """Names of the related rows the changes point at: one query per kind of row."""
+    wanted: dict[str, set[int]] = {}
+    for change in changes:
+        if change.field in _RELATED:
+            wanted.setdefault(change.field, set()).update(
+                value for value in (change.old, change.new) if value is not None
+            )
+    return {
+        name: {obj.pk: str(obj) for obj in _RELATED[name].filter(pk__in=ids)}
+        for name, ids in wanted.items()
+        if ids
+    }
+
+
+def _shown(field_name: str, value, names: dict[str, dict[int, str]]) -> str | None:
+    if value is None or value == "":
+        return None
+    if field_name in _RELATED:
+        return names.get(field_name, {}).get(value, f"#{value}")
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).isoformat(timespec="minutes")
+    return str(value)
 
 
 @dataclass

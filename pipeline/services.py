@@ -1,35 +1,88 @@
 """Every write to leads and deals. Pages, admin, API and imports all come through here,
-so that a stage move always leaves a StageChange and the won/lost rules always hold."""
+so that a stage move always leaves a StageChange and the won/lost rules always hold.
+
+Every save records a history row (django-simple-history): web and API requests name their
+user through the middleware, and the services that know `by` set it on the instance so
+commands and Celery tasks record it too. Deals and leads are never removed from their
+tables: deleting sets deleted_at (deal_delete, lead_delete), which hides them everywhere.
+"""
 
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from accounts.permissions import can_edit_deal, can_edit_lead, is_admin
 
 from .choices import LeadStatus, StageKind
 from .models import Company, Deal, Lead, Stage, StageChange
 from .selectors import first_open_stage
 
 
+class DealConflict(ValidationError):
+    """The deal changed since the caller read it (its version moved on): nothing was written.
+
+    `current` is the deal as it is now, for the page or the API to show.
+    """
+
+    def __init__(self, *, current: Deal, expected_version: int) -> None:
+        self.current = current
+        self.expected_version = expected_version
+        super().__init__(
+            f"Someone else changed this deal since you opened it (version {expected_version} "
+            f"is now {current.version}); your changes were not saved.",
+            code="conflict",
+        )
+
+
+def _set_history_user(obj: Deal | Lead, by) -> None:
+    # The middleware names the user of a web request; a command or a task has none.
+    if by is not None:
+        obj._history_user = by
+
+
+def _lock_deal(pk: int, *, expected_version: int | None) -> Deal:
+    """The deal's row, locked until the transaction ends, checked against the version the
+    caller read. A deleted deal cannot be edited: it must be restored first."""
+    current = Deal.all_objects.select_for_update().filter(pk=pk).first()
+    if current is None or current.deleted_at is not None:
+        raise ValidationError("This deal was deleted; an admin can restore it.", code="deleted")
+    if expected_version is not None and current.version != expected_version:
+        raise DealConflict(current=current, expected_version=expected_version)
+    return current
+
+
 @transaction.atomic
-def deal_save(*, deal: Deal, by=None, at: dt.datetime | None = None) -> Deal:
+def deal_save(
+    *,
+    deal: Deal,
+    by=None,
+    at: dt.datetime | None = None,
+    expected_version: int | None = None,
+) -> Deal:
     """Validate and save a new or edited deal; record a StageChange if the stage moved.
 
     The move is dated `at`, or the deal's closed_at when it closes, or now. The deal's team
-    follows its owner while open and is frozen when the deal closes.
+    follows its owner while open and is frozen when the deal closes. Every save raises the
+    version; with `expected_version` (the version the editor read), a deal saved by someone
+    else in between raises DealConflict and nothing is written.
     """
     previous_stage_id = None
     if deal.pk is not None:
-        # Lock the row: two moves of one deal at once must both land in the history.
-        previous_stage_id = (
-            Deal.objects.select_for_update().filter(pk=deal.pk).values_list("stage_id", flat=True)
-        ).first()
+        # Lock the row: two moves of one deal at once must both land in the history, and
+        # the version check and increment must not interleave with another save.
+        current = _lock_deal(deal.pk, expected_version=expected_version)
+        previous_stage_id = current.stage_id
+        deal.version = current.version + 1
     moved = deal.pk is not None and previous_stage_id != deal.stage_id
     if deal.stage.kind == StageKind.OPEN or deal.team_id is None or moved:
         deal.team_id = deal.owner.team_id
+    if deal.external_id:
+        _check_external_id_not_deleted(deal)
     deal.full_clean()
+    _set_history_user(deal, by)
     deal.save()
     if moved:
         if at is None:
@@ -44,6 +97,48 @@ def deal_save(*, deal: Deal, by=None, at: dt.datetime | None = None) -> Deal:
     return deal
 
 
+def _check_external_id_not_deleted(deal: Deal) -> None:
+    # full_clean checks the unique constraint through the default manager, which does not
+    # see deleted deals; the database's constraint does, so say why before it refuses.
+    deleted = Deal.all_objects.deleted().filter(external_id=deal.external_id).exclude(pk=deal.pk)
+    if deleted.exists():
+        message = f"Deal {deal.external_id} was deleted; an admin can restore it."
+        raise ValidationError({"external_id": message})
+
+
+@transaction.atomic
+def deal_delete(*, deal: Deal, by, expected_version: int | None = None) -> Deal:
+    """Soft-delete a deal: it vanishes from every page, list, export and KPI, and stays in
+    the table (with its history) for an admin to restore. Deleting it again does nothing."""
+    if by is not None and not can_edit_deal(by, deal):
+        raise PermissionDenied("You can see this deal but not delete it.")
+    current = Deal.all_objects.select_for_update().get(pk=deal.pk)
+    if current.deleted_at is not None:
+        return current
+    if expected_version is not None and current.version != expected_version:
+        raise DealConflict(current=current, expected_version=expected_version)
+    current.deleted_at, current.deleted_by = timezone.now(), by
+    current.version += 1
+    _set_history_user(current, by)
+    current.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+    return current
+
+
+@transaction.atomic
+def deal_restore(*, deal: Deal, by) -> Deal:
+    """Bring a soft-deleted deal back, as it was (admins only)."""
+    if by is not None and not is_admin(by):
+        raise PermissionDenied("Only an admin can restore a deal.")
+    current = Deal.all_objects.select_for_update().get(pk=deal.pk)
+    if current.deleted_at is None:
+        return current
+    current.deleted_at, current.deleted_by = None, None
+    current.version += 1
+    _set_history_user(current, by)
+    current.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+    return current
+
+
 def deal_move_to_stage(
     *,
     deal: Deal,
@@ -52,9 +147,11 @@ def deal_move_to_stage(
     at: dt.datetime | None = None,
     amount: Decimal | None = None,
     lost_reason: str = "",
+    expected_version: int | None = None,
 ) -> Deal:
     """Move a deal to a stage: closing sets closed_at (to `at`, default now), reopening
-    clears it. A move to the stage it is already in changes nothing."""
+    clears it. A move to the stage it is already in changes nothing. `expected_version`
+    as in deal_save."""
     if stage.pk == deal.stage_id:
         return deal
     if stage.pipeline_id != deal.stage.pipeline_id:
@@ -69,21 +166,48 @@ def deal_move_to_stage(
     else:
         deal.closed_at = at
         deal.lost_reason = lost_reason if stage.kind == StageKind.LOST else ""
-    return deal_save(deal=deal, by=by, at=at)
+    return deal_save(deal=deal, by=by, at=at, expected_version=expected_version)
 
 
 @transaction.atomic
-def lead_save(*, lead: Lead) -> Lead:
+def lead_save(*, lead: Lead, by=None) -> Lead:
     """Validate and save a new or edited lead; a new lead counts for its owner's team."""
     if lead.team_id is None:
         lead.team_id = lead.owner.team_id
     lead.full_clean()
+    _set_history_user(lead, by)
     lead.save()
     return lead
 
 
 @transaction.atomic
-def lead_set_status(*, lead: Lead, status: str, reason: str = "") -> Lead:
+def lead_delete(*, lead: Lead, by) -> Lead:
+    """Soft-delete a lead: hidden everywhere (its deals stay), kept for an admin to restore."""
+    if by is not None and not can_edit_lead(by, lead):
+        raise PermissionDenied("You can see this lead but not delete it.")
+    current = Lead.all_objects.select_for_update().get(pk=lead.pk)
+    if current.deleted_at is None:
+        current.deleted_at, current.deleted_by = timezone.now(), by
+        _set_history_user(current, by)
+        current.save(update_fields=["deleted_at", "deleted_by"])
+    return current
+
+
+@transaction.atomic
+def lead_restore(*, lead: Lead, by) -> Lead:
+    """Bring a soft-deleted lead back (admins only)."""
+    if by is not None and not is_admin(by):
+        raise PermissionDenied("Only an admin can restore a lead.")
+    current = Lead.all_objects.select_for_update().get(pk=lead.pk)
+    if current.deleted_at is not None:
+        current.deleted_at, current.deleted_by = None, None
+        _set_history_user(current, by)
+        current.save(update_fields=["deleted_at", "deleted_by"])
+    return current
+
+
+@transaction.atomic
+def lead_set_status(*, lead: Lead, status: str, reason: str = "", by=None) -> Lead:
     """Work, qualify or disqualify a lead; converting goes through lead_convert."""
     if status == LeadStatus.CONVERTED:
         raise ValidationError({"status": "Convert a lead with lead_convert, which makes its deal."})
@@ -92,6 +216,7 @@ def lead_set_status(*, lead: Lead, status: str, reason: str = "") -> Lead:
     lead.status = status
     lead.disqualified_reason = reason if status == LeadStatus.DISQUALIFIED else ""
     lead.full_clean()
+    _set_history_user(lead, by)
     lead.save()
     return lead
 
@@ -118,6 +243,7 @@ def lead_convert(
     lead.status = LeadStatus.CONVERTED
     lead.converted_at = at
     lead.full_clean()
+    _set_history_user(lead, by)
     lead.save()
     deal = Deal(
         name=deal_name or f"{lead.company.name} deal",

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from .import_jobs import import_job_run
+from .import_jobs import import_job_run, import_jobs_requeue
 
 
 @shared_task(
@@ -17,3 +17,10 @@ def import_csv_task(job_id: int) -> str | None:
     wrote nothing unless it finished, and a finished job is not run twice."""
     job = import_job_run(job_id)
     return job.status if job else None
+
+
+@shared_task
+def requeue_waiting_imports_task() -> int:
+    """Send again the uploads the broker could not take when they were made (Redis was
+    down). Run every minute by beat (CELERY_BEAT_SCHEDULE); does nothing when none wait."""
+    return import_jobs_requeue()

@@ -15,8 +15,10 @@ urlpatterns = [
     path("deals/<int:pk>/", views.deal_detail, name="deal-detail"),
     path("deals/<int:pk>/move/", views.deal_move, name="deal-move"),
     path("deals/<int:pk>/close/", views.deal_close, name="deal-close"),
+    path("deals/<int:pk>/delete/", views.deal_delete_view, name="deal-delete"),
     path("leads/", views.lead_list, name="lead-list"),
     path("leads/new/", views.lead_create, name="lead-create"),
     path("leads/<int:pk>/status/", views.lead_status, name="lead-status"),
     path("leads/<int:pk>/convert/", views.lead_convert_view, name="lead-convert"),
+    path("leads/<int:pk>/delete/", views.lead_delete_view, name="lead-delete"),
 ]

@@ -42,6 +42,7 @@ from .models import Deal, Lead
 from .selectors import (
     closing_stage,
     deal_board_for,
+    deal_change_history,
     deal_for_page,
     deal_history,
     deal_list_for,
@@ -50,10 +51,13 @@ from .selectors import (
     lead_list_for,
 )
 from .services import (
+    DealConflict,
     company_get_or_create,
+    deal_delete,
     deal_move_to_stage,
     deal_save,
     lead_convert,
+    lead_delete,
     lead_save,
     lead_set_status,
 )
@@ -134,6 +138,8 @@ def _save_with_company(form: Form, obj: Deal | Lead, save: Callable[[], object])
         with transaction.atomic():
             obj.company = company_get_or_create(name=company_name) if company_name else None
             save()
+    except DealConflict:
+        raise  # the page shows the deal as it is now, not a field error
     except ValidationError as error:
         _add_service_errors(form, error, {"company": "company_name"})
         return False
@@ -240,10 +246,14 @@ def deal_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One page to see a deal, edit it, move or close it, and read its stage history."""
+    """One page to see a deal, edit it, move or close it, and read its history.
+
+    The form carries the version it was loaded at: if someone saved the deal since, nothing
+    is written and the page answers 409 with the deal as it is now and the typed values
+    kept in the form (with the new version, so saving again is a deliberate overwrite)."""
     deal = _deal_or_404(request, pk)
     editable = can_edit_deal(request.user, deal)
-    form = None
+    form, conflict = None, None
     if request.method == "POST":
         if not editable:
             raise PermissionDenied("You can see this deal but not change it.")
@@ -251,9 +261,23 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         form = DealForm(request.POST, instance=copy.copy(deal), user=request.user)
         if form.is_valid():
             edited = form.save(commit=False)
-            if _save_with_company(form, edited, lambda: deal_save(deal=edited, by=request.user)):
-                messages.success(request, "Changes saved.")
-                return redirect("pipeline:deal-detail", pk=deal.pk)
+            version = form.cleaned_data.get("version")
+            try:
+                saved = _save_with_company(
+                    form,
+                    edited,
+                    lambda: deal_save(deal=edited, by=request.user, expected_version=version),
+                )
+            except DealConflict:
+                deal = _deal_or_404(request, pk)
+                conflict = deal
+                data = request.POST.copy()
+                data["version"] = str(deal.version)
+                form = DealForm(data, instance=copy.copy(deal), user=request.user)
+            else:
+                if saved:
+                    messages.success(request, "Changes saved.")
+                    return redirect("pipeline:deal-detail", pk=deal.pk)
     elif editable:
         form = DealForm(instance=copy.copy(deal), user=request.user)
     stages = list(deal.stage.pipeline.stages.order_by("order"))
@@ -262,8 +286,10 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "deal": deal,
         "form": form,
+        "conflict": conflict,
         "editable": editable,
         "history": deal_history(deal=deal),
+        "changes": deal_change_history(deal=deal),
         "stages": stages,
         "open_stages": open_stages,
         "next_stage": later[0] if later else None,
@@ -271,7 +297,26 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lost_form": DealCloseForm(deal=deal, initial={"outcome": "lost"}, auto_id="lost_%s"),
         "lost_reasons": LOST_REASONS,
     }
-    return render(request, "pipeline/deal_detail.html", context)
+    status = 409 if conflict is not None else 200
+    return render(request, "pipeline/deal_detail.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deal_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete a deal after a confirmation step. It is hidden everywhere, not erased: an
+    admin can restore it from the admin."""
+    deal = _editable_deal(request, pk)
+    if request.method == "POST":
+        deal_delete(deal=deal, by=request.user)
+        messages.success(request, f"Deal “{deal.name}” deleted. An admin can restore it.")
+        return redirect("pipeline:deal-list")
+    context = {
+        "object": deal,
+        "kind": "deal",
+        "cancel_url": reverse("pipeline:deal-detail", args=[deal.pk]),
+    }
+    return render(request, "pipeline/confirm_delete.html", context)
 
 
 @login_required
@@ -284,7 +329,12 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if form.is_valid():
         try:
-            deal_move_to_stage(deal=deal, stage=form.cleaned_data["stage"], by=request.user)
+            deal_move_to_stage(
+                deal=deal,
+                stage=form.cleaned_data["stage"],
+                by=request.user,
+                expected_version=form.cleaned_data.get("version"),
+            )
         except ValidationError as problem:
             error = " ".join(problem.messages)
     else:
@@ -323,8 +373,17 @@ def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
                 at=form.closed_at(),
                 amount=form.cleaned_data["amount"] if outcome == StageKind.WON else None,
                 lost_reason=form.cleaned_data["lost_reason"].strip(),
+                expected_version=form.cleaned_data.get("version"),
             )
         except ValidationError as error:
+            # The service moved the deal in memory before refusing: show it as stored.
+            deal = _editable_deal(request, pk)
+            if isinstance(error, DealConflict):
+                # Submitting again is a deliberate choice made on the current version.
+                data = request.POST.copy()
+                data["version"] = str(deal.version)
+                form = DealCloseForm(data, deal=deal, initial={"outcome": outcome})
+                form.is_valid()
             _add_service_errors(form, error, {"closed_at": "closed_on"})
         else:
             verb = "won. Well done!" if outcome == StageKind.WON else "marked lost."
@@ -408,7 +467,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
     form = LeadForm(request.POST if request.method == "POST" else None, user=request.user)
     if form.is_valid():
         lead = form.save(commit=False)
-        if _save_with_company(form, lead, lambda: lead_save(lead=lead)):
+        if _save_with_company(form, lead, lambda: lead_save(lead=lead, by=request.user)):
             messages.success(request, f"Lead at {lead.company.name} added.")
             if "add_another" in request.POST:
                 return redirect("pipeline:lead-create")
@@ -475,3 +534,22 @@ def lead_convert_view(request: HttpRequest, pk: int) -> HttpResponse:
     existing = lead.deals.order_by("pk").first() if lead.status == LeadStatus.CONVERTED else None
     context = {"lead": lead, "form": form, "convertible": convertible, "deal": existing}
     return render(request, "pipeline/lead_convert.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete a lead after a confirmation step: hidden everywhere, restorable by an admin.
+    Deals made from it stay."""
+    lead = _editable_lead(request, pk)
+    if request.method == "POST":
+        lead_delete(lead=lead, by=request.user)
+        messages.success(request, f"Lead at {lead.company.name} deleted. An admin can restore it.")
+        return redirect(_next_url(request, reverse("pipeline:lead-list")))
+    context = {
+        "object": lead,
+        "kind": "lead",
+        "cancel_url": _next_url(request, reverse("pipeline:lead-list")),
+        "next": _next_url(request, ""),
+    }
+    return render(request, "pipeline/confirm_delete.html", context)

@@ -6,6 +6,7 @@ ALLOWED_HOSTS; see docs/operations.md.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -29,7 +30,12 @@ if not SECRET_KEY:
 elif not DEBUG and SECRET_KEY.startswith("django-insecure"):
     raise ImproperlyConfigured("Refusing to run with a development SECRET_KEY and DEBUG off.")
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=LOCAL_HOSTS)
+# DEBUG shows tracebacks and settings to anyone: it is for a developer's own machine, so a
+# site answering to a real host name (a production deployment) refuses to start with it.
+if DEBUG and any(h not in LOCAL_HOSTS and not h.endswith(".localhost") for h in ALLOWED_HOSTS):
+    raise ImproperlyConfigured("Refusing to run with DEBUG on for a non-local ALLOWED_HOSTS.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -47,6 +53,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "simple_history",
+    "axes",
+    "csp",
     "accounts",
     "pipeline",
     "metrics",
@@ -54,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "salesperf.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -62,6 +73,16 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: it sees the outcome of authentication (django-axes, issue 6).
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out login before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "salesperf.urls"
@@ -111,7 +132,11 @@ AUTH_USER_MODEL = "accounts.User"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # 10, not Django's 8: the passwords guard revenue figures and people's performance.
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -119,6 +144,25 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "metrics:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Login throttling (django-axes; docs/security.md) -----------------------------------
+# An account is locked by its username, whatever the IP: an attacker spreading guesses over
+# many addresses gets no more tries. The login page, the admin (same login) and the API's
+# auth/token/ all count. A success before the limit resets the count.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=60))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+# Guesses during a lockout do not extend it: the page can then say exactly when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_VERBOSE = False  # otherwise it prints a banner at every start of every process
+# axes.W006 asks to count by IP address too. Not here: a sales floor shares one address
+# behind its NAT, and one person's typos would lock out the whole office. Spreading guesses
+# over many addresses gains nothing against a lock by username.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be positive.")
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -150,6 +194,10 @@ SPECTACULAR_SETTINGS = {
     "docs/api.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files, not a CDN, and its start-up
+    # script as a file: the Content-Security-Policy allows neither a CDN nor inline code.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name per choice set, whichever field uses it.
     "ENUM_NAME_OVERRIDES": {
@@ -222,6 +270,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Uploads made while Redis was down wait, marked, until this sends them again (issue 6;
+# docs/reliability.md). Beat copies it into its schedule table at start.
+CELERY_BEAT_SCHEDULE = {
+    "requeue-waiting-imports": {
+        "task": "pipeline.tasks.requeue_waiting_imports_task",
+        "schedule": env.float("IMPORT_REQUEUE_SECONDS", default=60.0),
+    },
+}
 
 # --- CSV import from the upload page ------------------------------------------------------
 # Files up to this size import during the request; larger ones go to a Celery worker and
@@ -229,8 +285,31 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=256 * 1024)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=64 * 1024 * 1024)
 
-# --- Security (production, i.e. DEBUG off) ----------------------------------------------
+# --- Content-Security-Policy (django-csp; docs/security.md) ----------------------------
+# Only this site's own files: no inline script or style, no CDN, no eval. htmx's inline
+# indicator style is turned off in templates/base.html; Swagger UI comes from the sidecar.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# --- Sessions and cookies ---------------------------------------------------------------
+# A session lasts at most SESSION_COOKIE_AGE after login (a working day by default), and by
+# default also ends when the browser closes: sales floors share machines.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+
+# --- Security (production, i.e. DEBUG off) ----------------------------------------------
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -209,6 +209,11 @@ def unload_maven_crm(loaded: dict[str, Any]) -> None:
         Team.objects.filter(pk__in=ids("regions")).delete()
         Company.objects.filter(pk__in=ids("companies")).delete()
         Product.objects.filter(pk__in=ids("products")).delete()
+        # The deletions above were recorded by the audit trail; those rows go too.
+        teams = [*ids("manager_teams"), *ids("regions")]
+        Deal.history.model.objects.filter(owner_id__in=users).delete()
+        User.history.model.objects.filter(id__in=users).delete()
+        Team.history.model.objects.filter(id__in=teams).delete()
 
 
 def write_import_files(out_dir: Path, data_dir: Path = DATA_DIR) -> tuple[Path, Path]:

@@ -1,6 +1,13 @@
-"""Deals: list, read, create, change and move. Reads go through visible_to(user), so a
-deal the caller may not see is a 404; writes go through pipeline.services (deal_save,
-deal_move_to_stage) like the pages, so every move leaves a StageChange."""
+"""Deals: list, read, create, change, move, delete (soft) and read their history. Reads go
+through visible_to(user), so a deal the caller may not see (or a deleted one) is a 404;
+writes go through pipeline.services (deal_save, deal_move_to_stage, deal_delete) like the
+pages, so every move leaves a StageChange and every save a history row.
+
+Concurrent edits: a deal carries a `version`, raised by every save. PUT, PATCH and move
+accept the version the client read; when the deal has been saved since, the answer is a
+409 and nothing is written."""
+
+from contextlib import contextmanager
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -14,14 +21,14 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.permissions import can_edit_deal
-from salesperf.api_errors import RejectUnknownFieldsMixin
+from salesperf.api_errors import Conflict, RejectUnknownFieldsMixin
 from salesperf.api_fields import RelatedIdField, money_field
 
 from ..api_filters import DealFilter
 from ..choices import StageKind
 from ..models import Company, Deal, Lead, Product, Stage
-from ..selectors import first_open_stage
-from ..services import deal_move_to_stage, deal_save
+from ..selectors import deal_change_history, first_open_stage
+from ..services import DealConflict, deal_delete, deal_move_to_stage, deal_save
 from .common import (
     NOT_YOUR_PERSON,
     CanEditObject,
@@ -85,6 +92,13 @@ class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         help_text="The kind of the deal's stage: open, won or lost.",
     )
     amount = money_field(required=False, help_text="The deal's value; default 0.00.")
+    version = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="Raised by every save. On PUT or PATCH, send the version you read: if the "
+        "deal was saved since, the answer is a 409 and nothing is written. Omit it to "
+        "overwrite whatever is there.",
+    )
 
     class Meta:
         model = Deal
@@ -107,6 +121,7 @@ class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "closed_at",
             "lost_reason",
             "updated_at",
+            "version",
         ]
         read_only_fields = ["id", "team", "created_at", "updated_at"]
         extra_kwargs = {
@@ -146,6 +161,8 @@ class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
 
 class DealCreateSerializer(DealSerializer):
+    version = serializers.IntegerField(read_only=True, help_text="1 for a new deal.")
+
     """A new deal; created_at may be given (a deal entered after the fact)."""
 
     class Meta(DealSerializer.Meta):
@@ -175,6 +192,11 @@ class DealMoveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         allow_blank=True,
         help_text="Why it was lost; only for a lost stage.",
     )
+    version = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="The deal's version you read; a 409 if it was saved since.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         kind = attrs["stage"].kind
@@ -183,6 +205,36 @@ class DealMoveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         if attrs.get("lost_reason") and kind != StageKind.LOST:
             raise ValidationError({"lost_reason": ["Only a lost deal has a lost reason."]})
         return attrs
+
+
+class DealFieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The field's name, as in the deal's representation.")
+    label = serializers.CharField(help_text="The field's label, for people.")
+    old = serializers.CharField(allow_null=True, help_text="The value before; null for none.")
+    new = serializers.CharField(allow_null=True, help_text="The value after; null for none.")
+
+
+class DealHistoryEntrySerializer(serializers.Serializer):
+    history_id = serializers.IntegerField(help_text="The history row's id.")
+    when = serializers.DateTimeField(help_text="When the change was saved.")
+    user_id = serializers.IntegerField(
+        allow_null=True, help_text="Who saved it; null for a job or a command without a user."
+    )
+    user = serializers.CharField(help_text="Their name; empty when unknown.")
+    kind = serializers.ChoiceField(
+        choices=["created", "changed", "deleted", "restored", "removed", "recorded"],
+        help_text="What happened to the deal; `recorded` is the oldest change known of a "
+        "deal older than its history.",
+    )
+    changes = DealFieldChangeSerializer(many=True, help_text="The fields that changed.")
+
+
+@contextmanager
+def _conflict_as_409():
+    try:
+        yield
+    except DealConflict as error:
+        raise Conflict(" ".join(error.messages)) from error
 
 
 @extend_schema_view(
@@ -194,17 +246,28 @@ class DealMoveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         request=DealCreateSerializer,
         responses={201: DealSerializer},
     ),
-    update=extend_schema(description="Edit a deal; a new stage moves it (see `stage`)."),
-    partial_update=extend_schema(description="Edit some fields; a new stage moves it."),
+    update=extend_schema(
+        description="Edit a deal; a new stage moves it (see `stage`). Send the `version` "
+        "you read to be refused (409) rather than overwrite someone else's save."
+    ),
+    partial_update=extend_schema(
+        description="Edit some fields; a new stage moves it. With `version`, a 409 when the "
+        "deal was saved since you read it."
+    ),
+    destroy=extend_schema(
+        description="Delete a deal: it is hidden everywhere (pages, API, exports, KPIs) and "
+        "kept for an admin to restore. Whoever may edit the deal may delete it."
+    ),
 )
 class DealViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Deals: a rep's own, a manager's team tree, an admin's all. No DELETE (405)."""
+    """Deals: a rep's own, a manager's team tree, an admin's all. DELETE is a soft delete."""
 
     queryset = Deal.objects.none()
     serializer_class = DealSerializer
@@ -238,23 +301,45 @@ class DealViewSet(
             deal.closed_at = timezone.now()
         serializer.instance = deal_save(deal=deal, by=self.request.user)
 
+    schema_error_responses = {
+        action: {409: "The deal was saved by someone else since the `version` you sent."}
+        for action in ("update", "partial_update", "move")
+    }
+
     def perform_update(self, serializer: DealSerializer) -> None:
         deal: Deal = serializer.instance
         data = dict(serializer.validated_data)
         stage = data.pop("stage", None)
+        expected_version = data.pop("version", None)
         for field, value in data.items():
             setattr(deal, field, value)
-        if stage is not None and stage.pk != deal.stage_id:
-            deal = deal_move_to_stage(
-                deal=deal,
-                stage=stage,
-                by=self.request.user,
-                at=data.get("closed_at"),
-                lost_reason=deal.lost_reason,
-            )
-        else:
-            deal = deal_save(deal=deal, by=self.request.user)
+        with _conflict_as_409():
+            if stage is not None and stage.pk != deal.stage_id:
+                deal = deal_move_to_stage(
+                    deal=deal,
+                    stage=stage,
+                    by=self.request.user,
+                    at=data.get("closed_at"),
+                    lost_reason=deal.lost_reason,
+                    expected_version=expected_version,
+                )
+            else:
+                deal = deal_save(deal=deal, by=self.request.user, expected_version=expected_version)
         serializer.instance = deal
+
+    def perform_destroy(self, instance: Deal) -> None:
+        deal_delete(deal=instance, by=self.request.user)
+
+    @extend_schema(
+        responses={200: DealHistoryEntrySerializer(many=True)},
+        description="Every recorded change of the deal, newest first (at most 200): when, "
+        "who, and each field's old and new value (related rows by name).",
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def history(self, request: Request, pk=None) -> Response:
+        deal = self.get_object()
+        entries = deal_change_history(deal=deal)
+        return Response(DealHistoryEntrySerializer(entries, many=True).data)
 
     @extend_schema(
         request=DealMoveSerializer,
@@ -269,12 +354,14 @@ class DealViewSet(
         move = DealMoveSerializer(data=request.data, context=self.get_serializer_context())
         move.is_valid(raise_exception=True)
         data = move.validated_data
-        deal = deal_move_to_stage(
-            deal=deal,
-            stage=data["stage"],
-            by=request.user,
-            at=data.get("closed_at"),
-            amount=data.get("amount"),
-            lost_reason=data.get("lost_reason", "").strip(),
-        )
+        with _conflict_as_409():
+            deal = deal_move_to_stage(
+                deal=deal,
+                stage=data["stage"],
+                by=request.user,
+                at=data.get("closed_at"),
+                amount=data.get("amount"),
+                lost_reason=data.get("lost_reason", "").strip(),
+                expected_version=data.get("version"),
+            )
         return Response(DealSerializer(deal, context=self.get_serializer_context()).data)

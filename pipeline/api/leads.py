@@ -1,5 +1,5 @@
-"""Leads: list, read, create, change, set their status and convert them into a deal,
-through pipeline.services like the pages."""
+"""Leads: list, read, create, change, delete (soft), set their status and convert them
+into a deal, through pipeline.services like the pages."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
@@ -19,7 +19,7 @@ from salesperf.api_fields import RelatedIdField, money_field
 from ..api_filters import LeadFilter
 from ..choices import LeadStatus
 from ..models import Company, Lead, LeadSource, Stage
-from ..services import lead_convert, lead_save, lead_set_status
+from ..services import lead_convert, lead_delete, lead_save, lead_set_status
 from .common import (
     NOT_YOUR_PERSON,
     CanEditObject,
@@ -155,15 +155,20 @@ class LeadConvertSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     ),
     update=extend_schema(description="Edit a lead's company, contact, source or owner."),
     partial_update=extend_schema(description="Edit some of a lead's fields."),
+    destroy=extend_schema(
+        description="Delete a lead: it is hidden everywhere and kept for an admin to "
+        "restore; deals made from it stay. Whoever may edit the lead may delete it."
+    ),
 )
 class LeadViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Leads: a rep's own, a manager's team tree, an admin's all. No DELETE (405)."""
+    """Leads: a rep's own, a manager's team tree, an admin's all. DELETE is a soft delete."""
 
     queryset = Lead.objects.none()
     serializer_class = LeadSerializer
@@ -189,13 +194,16 @@ class LeadViewSet(
         data = dict(serializer.validated_data)
         lead = Lead(**data)
         lead.owner = data.get("owner") or self.request.user
-        serializer.instance = lead_save(lead=lead)
+        serializer.instance = lead_save(lead=lead, by=self.request.user)
 
     def perform_update(self, serializer: LeadSerializer) -> None:
         lead: Lead = serializer.instance
         for field, value in serializer.validated_data.items():
             setattr(lead, field, value)
-        serializer.instance = lead_save(lead=lead)
+        serializer.instance = lead_save(lead=lead, by=self.request.user)
+
+    def perform_destroy(self, instance: Lead) -> None:
+        lead_delete(lead=instance, by=self.request.user)
 
     @extend_schema(
         request=LeadStatusSerializer,
@@ -213,6 +221,7 @@ class LeadViewSet(
                 lead=lead,
                 status=change.validated_data["status"],
                 reason=change.validated_data.get("reason", "").strip(),
+                by=request.user,
             )
         except DjangoValidationError as error:
             raise ValidationError(django_errors(error, rename=_STATUS_FIELDS)) from error

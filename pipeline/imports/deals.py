@@ -5,12 +5,18 @@ One read per lookup table, one per 2,000 external ids and one per batch written:
 of 100,000 rows costs a few hundred queries, never one per row. Validation repeats the
 rules of Deal.clean and the database (constraints and the closed_at trigger) so that a
 bad row is reported, not refused by the database halfway.
+
+Like deal_save, every deal created or changed gets a history row (written in bulk, by
+`by`, at the moment of the write) and a changed deal's version goes up by one. A row whose
+external_id is a deleted deal is refused: an admin restores the deal first, so an import
+neither brings it back behind their back nor makes a duplicate.
 """
 
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -36,7 +42,10 @@ COMPARED = (
     "closed_at",
     "expected_close_date",
 )
-UPDATED = (*COMPARED, "team_id", "lost_reason", "updated_at")
+UPDATED = (*COMPARED, "team_id", "lost_reason", "updated_at", "version")
+# What is read of an existing deal: its compared values and what the write carries over.
+CURRENT = ("pk", "external_id", *COMPARED, "team_id", "lead_id", "lost_reason", "updated_at")
+CURRENT += ("version", "deleted_at")
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
@@ -50,8 +59,9 @@ def _attach_current_deals(rows: dict[str, DealRow]) -> None:
     that deal when no deal has it as its external_id and it was created at the same
     instant: the file came from this instance, not from another one whose deal <pk> is a
     different deal (that row becomes a new deal)."""
-    fields = ("pk", "external_id", *COMPARED, "team_id", "lost_reason", "updated_at")
-    deals = Deal.objects.order_by()
+    fields = CURRENT
+    # Deleted deals too: their external_id is still taken, and the row must say so.
+    deals = Deal.all_objects.order_by()
     for chunk in _chunks(list(rows)):
         for current in deals.filter(external_id__in=chunk).values_list(*fields, named=True):
             rows[current.external_id].current = current
@@ -73,6 +83,9 @@ def _check_current(
     row: DealRow, lookups: Lookups, allowed_owner_ids: set[int] | None
 ) -> RowError | None:
     current = row.current
+    if current.deleted_at is not None:
+        message = f"Deal {row.external_id} was deleted; an admin can restore it."
+        return RowError(row.line, "external_id", message)
     if allowed_owner_ids is not None and current.owner_id not in allowed_owner_ids:
         message = f"Deal '{row.external_id}' belongs to someone outside your teams."
         return RowError(row.line, "external_id", message)
@@ -211,15 +224,17 @@ def _write(
                 "products": lookups.products.create(used["product"]),
                 "lead_sources": lookups.sources.create(used["lead_source"]),
             }
-            for chunk in _chunks(new):
-                Deal.objects.bulk_create([_new_deal(row, lookups) for row in chunk])
-                steps.advance_writing(len(chunk))
             now = timezone.now()
+            for chunk in _chunks(new):
+                created = Deal.objects.bulk_create([_new_deal(row, lookups) for row in chunk])
+                _record_history([deal.pk for deal in created], by=by, at=now, kind="+")
+                steps.advance_writing(len(chunk))
             for chunk in _chunks(changed, 500):
                 deals, moves = zip(
                     *(_changed_deal(row, lookups, by, now) for row in chunk), strict=True
                 )
                 _update(deals)
+                _record_history([deal.pk for deal in deals], by=by, at=now, kind="~")
                 StageChange.objects.bulk_create([move for move in moves if move is not None])
                 steps.advance_writing(len(chunk))
     except IntegrityError as error:
@@ -228,6 +243,32 @@ def _write(
             "The database refused the import, so nothing was written: another import or edit "
             f"probably changed the same deals at the same time; run it again. ({reason})"
         ) from error
+
+
+def _record_history(ids: list[int], *, by, at: dt.datetime, kind: str) -> None:
+    """One history row per deal written ("+" created, "~" changed), in one statement: bulk
+    writes send no post_save signal, so simple-history would record nothing.
+
+    INSERT … SELECT copies the rows as stored, so the history holds exactly what the
+    database does, and it costs the database a moment instead of building 100,000 model
+    instances in Python (measured: the ORM's bulk_create doubled the import's time).
+    """
+    if not ids or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        return
+    history = Deal.history.model
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in history.tracked_fields)
+    extra = ("history_date", "history_type", "history_user_id", "history_change_reason")
+    when = history._meta.get_field("history_date").get_db_prep_save(at, connection)
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"INSERT INTO {quote(history._meta.db_table)} ({columns}, "
+        f"{', '.join(quote(name) for name in extra)}) "
+        f"SELECT {columns}, %s, %s, %s, NULL FROM {quote(Deal._meta.db_table)} "
+        f"WHERE {quote('id')} IN ({placeholders})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [when, kind, getattr(by, "pk", None), *ids])
 
 
 def _update(deals: Iterable[Deal]) -> None:
@@ -298,7 +339,9 @@ def _changed_deal(
     deal.external_id = current.external_id
     deal.team_id = current.team_id if keeps_team else row.owner_team_id
     deal.lost_reason = "" if moved else current.lost_reason
+    deal.lead_id = current.lead_id
     deal.updated_at = now
+    deal.version = current.version + 1
     if not moved:
         return deal, None
     move = StageChange(

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import Team
@@ -129,7 +130,7 @@ def import_reps(
 ) -> ImportResult:
     """Import a reps CSV (docs/import.md): teams with their parents, users without a usable
     password, and each team's manager. Nothing is written when a row is bad, unless
-    `skip_invalid`. `by` is accepted for symmetry with import_deals; nothing records it."""
+    `skip_invalid`. `by` is recorded in the history of every user and team written."""
     csv_file = open_csv(source, columns=COLUMNS)
     result = ImportResult(kind="reps", rows=csv_file.rows)
     steps = Progress(progress, csv_file.rows)
@@ -143,7 +144,7 @@ def import_reps(
     steps.start_writing(done=result.skipped)
     try:
         with transaction.atomic():
-            _write(rows, people, result)
+            _write(rows, people, result, by=by)
     except IntegrityError as error:
         reason = " ".join(str(error).split())
         raise ImportConflictError(
@@ -241,7 +242,7 @@ def _loops(team: str, parents: dict[str, str | None]) -> bool:
     return False
 
 
-def _write(rows: list[RepRow], people: People, result: ImportResult) -> None:
+def _write(rows: list[RepRow], people: People, result: ImportResult, *, by=None) -> None:
     User = get_user_model()  # noqa: N806
     teams = people.teams
     wanted: dict[str, str] = {}
@@ -299,8 +300,28 @@ def _write(rows: list[RepRow], people: People, result: ImportResult) -> None:
                 touched.add(row.line)
     Team.objects.bulk_update(managed, ["manager"])
 
+    _record_history(new_teams, new_users, moved + managed, changed_users, by=by)
+
     changed_ids = {user.pk for user in changed_users}
     touched |= {row.line for row in rows if row.user and row.user.pk in changed_ids}
     result.created = len(new_users)
     result.updated = len(touched - {row.line for row in rows if row.user is None})
     result.unchanged = len(rows) - result.created - result.updated
+
+
+def _record_history(new_teams, new_users, changed_teams, changed_users, *, by) -> None:
+    """History rows for every team and user written, in bulk (bulk writes send no signal).
+    Teams and changed users were written field by field (a new team gets its manager
+    after its members), so their final state is read back: one query per kind."""
+    User = get_user_model()  # noqa: N806
+    options = {"default_user": by, "default_date": timezone.now()}
+    new_team_ids = {team.pk for team in new_teams}
+    team_ids = new_team_ids | {team.pk for team in changed_teams}
+    teams = list(Team.objects.filter(pk__in=team_ids)) if team_ids else []
+    Team.history.bulk_history_create([t for t in teams if t.pk in new_team_ids], **options)
+    changed = [t for t in teams if t.pk not in new_team_ids]
+    Team.history.bulk_history_create(changed, update=True, **options)
+    User.history.bulk_history_create(new_users, **options)
+    if changed_users:
+        users = User.objects.filter(pk__in=[user.pk for user in changed_users])
+        User.history.bulk_history_create(list(users), update=True, **options)

@@ -78,7 +78,9 @@
       source: card,
       target: "#board",
       swap: "outerHTML",
-      values: { stage: column.dataset.stageId },
+      // The version the card was drawn at: a deal changed since is a conflict, not
+      // silently moved on top of someone else's change.
+      values: { stage: column.dataset.stageId, version: card.dataset.version },
     });
   });
 })();

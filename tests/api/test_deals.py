@@ -51,6 +51,7 @@ def test_a_deal_reads_as_documented(as_user, rep, rep_deal, company):
         "closed_at": None,
         "lost_reason": "",
         "updated_at": body["updated_at"],
+        "version": 1,
     }
 
 
@@ -335,10 +336,13 @@ def test_a_move_to_an_open_stage_in_a_patch_takes_no_close_date(as_user, rep, st
     assert deal.stage == stage("Won")
 
 
-def test_deals_are_not_deleted_through_the_api(as_user, admin_user, rep_deal):
-    response = as_user(admin_user).delete(url("deal-detail", rep_deal.pk))
-    assert response.status_code == 405
-    assert Deal.objects.filter(pk=rep_deal.pk).exists()
+def test_deleting_a_deal_through_the_api_hides_it_and_keeps_the_row(as_user, rep, rep_deal):
+    client = as_user(rep)
+    assert client.delete(url("deal-detail", rep_deal.pk)).status_code == 204
+    assert not Deal.objects.filter(pk=rep_deal.pk).exists()
+    assert Deal.all_objects.get(pk=rep_deal.pk).deleted_by == rep
+    assert client.get(url("deal-detail", rep_deal.pk)).status_code == 404
+    assert client.delete(url("deal-detail", rep_deal.pk)).status_code == 404
 
 
 # --- Filters, ordering, pages ---------------------------------------------------------------

@@ -150,8 +150,11 @@ def test_a_lead_converts_into_an_open_stage_only(as_user, rep, rep_lead, stage):
     assert rep_lead.status == LeadStatus.NEW
 
 
-def test_leads_are_not_deleted_through_the_api(as_user, admin_user, rep_lead):
-    assert as_user(admin_user).delete(url("lead-detail", rep_lead.pk)).status_code == 405
+def test_deleting_a_lead_through_the_api_hides_it_and_keeps_the_row(as_user, rep, rep_lead):
+    client = as_user(rep)
+    assert client.delete(url("lead-detail", rep_lead.pk)).status_code == 204
+    assert client.get(url("lead-detail", rep_lead.pk)).status_code == 404
+    assert Lead.all_objects.get(pk=rep_lead.pk).deleted_at is not None
 
 
 @pytest.fixture

@@ -48,9 +48,14 @@ def test_every_endpoint_of_the_design_is_there(schema):
         assert f"/api/v1/{name}/{{id}}/" in paths
     assert {"/api/v1/kpis/", "/api/v1/auth/token/", "/api/v1/deals/{id}/move/"} <= paths
     assert {"/api/v1/leads/{id}/status/", "/api/v1/leads/{id}/convert/"} <= paths
-    # No DELETE of deals and leads until soft delete comes (issue 6)
-    assert "delete" not in schema["paths"]["/api/v1/deals/{id}/"]
-    assert "delete" not in schema["paths"]["/api/v1/leads/{id}/"]
+    assert "/api/v1/deals/{id}/history/" in paths
+    # DELETE of deals and leads is a soft delete (issue 6)
+    assert "delete" in schema["paths"]["/api/v1/deals/{id}/"]
+    assert "delete" in schema["paths"]["/api/v1/leads/{id}/"]
+    deal = schema["components"]["schemas"]["Deal"]["properties"]
+    assert deal["version"]["type"] == "integer"
+    assert "409" in schema["paths"]["/api/v1/deals/{id}/"]["put"]["responses"]
+    assert "409" in schema["paths"]["/api/v1/deals/{id}/move/"]["post"]["responses"]
 
 
 def test_every_operation_documents_its_errors(schema):

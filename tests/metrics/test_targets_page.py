@@ -318,8 +318,8 @@ def test_query_count_does_not_grow_with_the_grid(
     form = {cell(one, q): "5000" for one in reps for q in (Q1, Q2)}  # updates and creates
     form[cell(north, Q1)] = "1"
     # the same 7 reads, the permission check again (3), then one transaction: savepoint,
-    # select for update, insert, update, history insert, release
-    with django_assert_max_num_queries(16):
+    # select for update, insert, update, history insert, audit-trail insert, release
+    with django_assert_max_num_queries(17):
         assert client.post(GRID, form).status_code == 302
     assert TargetChange.objects.count() == 2 * rep_count + 1
 

@@ -141,6 +141,8 @@ def test_every_model_has_a_changelist_that_loads_in_bounded_queries(
         TargetFactory(user=rep, period_kind="month", period_start=dt.date(2026, month, 1))
     for app_label in ["accounts", "pipeline", "metrics"]:
         for model in apps.get_app_config(app_label).get_models():
+            if model._meta.model_name.startswith("historical"):
+                continue  # the audit trail is read on each model's History page
             url = reverse(f"admin:{app_label}_{model._meta.model_name}_changelist")
             with django_assert_max_num_queries(12):
                 response = admin_client_.get(url)
