@@ -313,6 +313,15 @@ class _DemoBuilder:
         Deal.objects.bulk_create(self.deals, BATCH_SIZE)
         StageChange.objects.bulk_create(self.stage_changes, BATCH_SIZE)
         targets = Target.objects.bulk_create(self.plan_targets(), BATCH_SIZE)
+        # bulk_create sends no signals: write each row's first audit-trail entry, so the
+        # demo's first edit of a deal shows "old -> new" like any later one.
+        for model, rows in ((Lead, leads), (Deal, self.deals), (Target, targets)):
+            model.history.bulk_history_create(
+                rows,
+                batch_size=BATCH_SIZE,
+                default_user=self.admin,
+                default_change_reason="Demo data",
+            )
         kinds = [deal.stage.kind for deal in self.deals]
         return DemoResult(
             seed=self.seed,

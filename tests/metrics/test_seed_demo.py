@@ -348,3 +348,11 @@ def test_command_freezes_the_kpi_history_it_made():
         stage__kind="won", closed_at__year=yesterday.year, closed_at__date__lte=yesterday
     ).count()
     assert org_year.deals_won == won_this_year
+
+
+def test_every_demo_row_starts_its_audit_trail():
+    build()
+    for model in (Deal, Lead, Target):
+        recorded = model.history.filter(history_type="+")
+        assert recorded.count() == model.objects.count() > 0
+        assert set(recorded.values_list("history_user__username", flat=True)) == {"admin"}
