@@ -6,16 +6,12 @@ widens what a user sees. A malformed value is a 400 naming the parameter.
 """
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from salesperf.api_filters import day_filters, id_filter
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
 from .models import Company, Deal, Lead, Product, Stage
-
-
-def _words(value: str) -> str:
-    return " ".join(value.split())
 
 
 class DealFilter(django_filters.FilterSet):
@@ -68,10 +64,7 @@ class DealFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = _words(value)
-        if not value:
-            return queryset
-        return queryset.filter(Q(name__icontains=value) | Q(company__name__icontains=value))
+        return queryset.search(value)
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -95,14 +88,7 @@ class LeadFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = _words(value)
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(contact_name__icontains=value)
-            | Q(contact_email__icontains=value)
-            | Q(company__name__icontains=value)
-        )
+        return queryset.search(value)
 
 
 class CompanyFilter(django_filters.FilterSet):

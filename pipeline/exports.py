@@ -15,22 +15,13 @@ from django.utils import timezone
 
 from accounts.choices import Role
 
+from .imports.deal_rows import COLUMNS as DEAL_IMPORT_COLUMNS
+from .imports.reps import COLUMNS as REP_IMPORT_COLUMNS
 from .models import Deal
 
-DEAL_COLUMNS = [
-    "external_id",
-    "name",
-    "company",
-    "owner",
-    "stage",
-    "amount",
-    "created_at",
-    "closed_at",
-    "expected_close_date",
-    "lead_source",
-    "product",
-]
-REP_COLUMNS = ["username", "full_name", "email", "role", "team", "parent_team"]
+# Exactly the columns import_csv reads, so an export imports back unchanged.
+DEAL_COLUMNS = list(DEAL_IMPORT_COLUMNS)
+REP_COLUMNS = list(REP_IMPORT_COLUMNS)
 EXPORTED_ROLES = (Role.REP, Role.MANAGER)
 CHUNK_SIZE = 2000
 

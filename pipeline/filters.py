@@ -134,10 +134,7 @@ class DealFilter(django_filters.FilterSet):
         fields = ["q", "status", "stage", "period", "company", "owner"]
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(name__icontains=value) | Q(company__name__icontains=value))
+        return queryset.search(value)
 
     def filter_period(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         days = period_range(value, today=timezone.localdate())
@@ -176,11 +173,4 @@ class LeadFilter(django_filters.FilterSet):
         fields = ["q", "status", "source", "owner"]
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(contact_name__icontains=value)
-            | Q(contact_email__icontains=value)
-            | Q(company__name__icontains=value)
-        )
+        return queryset.search(value)

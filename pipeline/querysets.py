@@ -32,13 +32,37 @@ class SoftDeleteQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=False)
 
 
+def _words(text: str) -> str:
+    """A search as typed, trimmed, with runs of spaces as one (as company names are kept)."""
+    return " ".join(text.split())
+
+
 class LeadQuerySet(SoftDeleteQuerySet):
+    def search(self, text: str) -> "LeadQuerySet":
+        """Leads whose contact name or email, or company name, contains `text` (any case);
+        all of them for an empty search."""
+        text = _words(text)
+        if not text:
+            return self
+        return self.filter(
+            Q(contact_name__icontains=text)
+            | Q(contact_email__icontains=text)
+            | Q(company__name__icontains=text)
+        )
+
     def visible_to(self, user) -> "LeadQuerySet":
         scope = _ownership_scope(user, team_field="team_id")
         return self if scope is None else self.filter(scope)
 
 
 class DealQuerySet(SoftDeleteQuerySet):
+    def search(self, text: str) -> "DealQuerySet":
+        """Deals whose name or company name contains `text` (any case); all for ""."""
+        text = _words(text)
+        if not text:
+            return self
+        return self.filter(Q(name__icontains=text) | Q(company__name__icontains=text))
+
     def visible_to(self, user) -> "DealQuerySet":
         scope = _ownership_scope(user, team_field="team_id")
         return self if scope is None else self.filter(scope)

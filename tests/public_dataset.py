@@ -33,6 +33,7 @@ from django.utils.text import slugify
 
 from accounts.choices import Role
 from accounts.models import Team, User
+from pipeline.exports import DEAL_COLUMNS, REP_COLUMNS
 from pipeline.models import Company, Deal, Product
 from tests.factories import default_stage
 
@@ -229,7 +230,7 @@ def write_import_files(out_dir: Path, data_dir: Path = DATA_DIR) -> tuple[Path, 
     people = out_dir / "people.csv"
     with people.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["username", "full_name", "email", "role", "team", "parent_team"])
+        writer.writerow(REP_COLUMNS)
         managers = dict.fromkeys((row["manager"], row["regional_office"]) for row in teams_rows)
         for manager, region in managers:
             writer.writerow(
@@ -251,21 +252,7 @@ def write_import_files(out_dir: Path, data_dir: Path = DATA_DIR) -> tuple[Path, 
     deals = out_dir / "deals.csv"
     with deals.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "external_id",
-                "name",
-                "company",
-                "owner",
-                "stage",
-                "amount",
-                "created_at",
-                "closed_at",
-                "expected_close_date",
-                "lead_source",
-                "product",
-            ]
-        )
+        writer.writerow(DEAL_COLUMNS)
         for row in pipeline_rows:
             product = PRODUCT_ALIASES.get(row["product"], row["product"])
             writer.writerow(

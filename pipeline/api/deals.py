@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -259,14 +259,7 @@ def _conflict_as_409():
         "kept for an admin to restore. Whoever may edit the deal may delete it."
     ),
 )
-class DealViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class DealViewSet(viewsets.ModelViewSet):
     """Deals: a rep's own, a manager's team tree, an admin's all. DELETE is a soft delete."""
 
     queryset = Deal.objects.none()

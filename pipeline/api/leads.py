@@ -4,7 +4,7 @@ into a deal, through pipeline.services like the pages."""
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -160,14 +160,7 @@ class LeadConvertSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         "restore; deals made from it stay. Whoever may edit the lead may delete it."
     ),
 )
-class LeadViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class LeadViewSet(viewsets.ModelViewSet):
     """Leads: a rep's own, a manager's team tree, an admin's all. DELETE is a soft delete."""
 
     queryset = Lead.objects.none()

@@ -28,22 +28,10 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from pipeline.exports import DEAL_COLUMNS  # noqa: E402
 from pipeline.imports import import_deals, import_reps  # noqa: E402
 from pipeline.models import Deal, StageChange  # noqa: E402
 
-COLUMNS = [
-    "external_id",
-    "name",
-    "company",
-    "owner",
-    "stage",
-    "amount",
-    "created_at",
-    "closed_at",
-    "expected_close_date",
-    "lead_source",
-    "product",
-]
 OPEN_STAGES = ["Prospecting", "Qualification", "Proposal", "Negotiation"]
 PRODUCTS = ["Starter", "Team", "Business", "Enterprise", "Services", ""]
 SOURCES = ["Web", "Referral", "Event", "Outbound", "Partner", ""]
@@ -102,7 +90,7 @@ def write_deals(path: Path, rows: int, owners: list[str], *, seed: int) -> list[
 def save(path: Path, data: list[list[str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+        writer.writerow(DEAL_COLUMNS)
         writer.writerows(data)
 
 

@@ -32,6 +32,7 @@ from tests.load.run import (  # noqa: E402
     Stats,
     drop_scratch_database,
     free_port,
+    gunicorn_command,
     manage,
     scratch_database,
     wait_for_server,
@@ -83,20 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     server_log = open(ROOT / "var" / f"faults-postgres-{os.getpid()}.log", "w+")  # noqa: SIM115
     server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "salesperf.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "2",
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-            "--timeout",
-            "60",
-        ],
+        gunicorn_command(port),
         cwd=ROOT,
         env=env,
         stdout=server_log,

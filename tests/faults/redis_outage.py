@@ -32,6 +32,7 @@ from tests.load.run import (  # noqa: E402
     Stats,
     drop_scratch_database,
     free_port,
+    gunicorn_command,
     manage,
     scratch_database,
     wait_for_server,
@@ -166,18 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     log = open(ROOT / "var" / f"faults-redis-{os.getpid()}.log", "w+")  # noqa: SIM115
     celery = [sys.executable, "-m", "celery", "-A", "salesperf"]
     processes = {
-        "gunicorn": [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "salesperf.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "2",
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-        ],
+        "gunicorn": gunicorn_command(port),
         "worker": [
             *celery,
             "worker",

@@ -287,6 +287,24 @@ def snapshot_loop(env: dict, stats: Stats, stop: threading.Event, pause: float) 
         stats.fail(f"snapshot loop failed: {process.stderr.read()[-500:]}")
 
 
+def gunicorn_command(port: int, *, workers: int = 2, threads: int = 4) -> list[str]:
+    """The web server the load and fault scripts run: gunicorn, threaded, on loopback."""
+    return [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "salesperf.wsgi",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        str(workers),
+        "-k",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "60",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -478,20 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         "w+", prefix="salesperf-load-gunicorn-", suffix=".log", delete=False
     )
     server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "salesperf.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(args.workers),
-            "-k",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--timeout",
-            "60",
-        ],
+        gunicorn_command(port, workers=args.workers, threads=args.threads),
         cwd=ROOT,
         env=env,
         stdout=log,
