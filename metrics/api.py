@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.models import Team, User
 from accounts.permissions import can_manage_targets, can_view_scope
 from accounts.selectors import visible_team_ids, visible_teams, visible_users
+from periods.calendar import is_period_start
 from salesperf.api_errors import Conflict, RejectUnknownFieldsMixin
 from salesperf.api_fields import RelatedIdField, money_field
 from salesperf.api_filters import id_filter
@@ -27,7 +28,6 @@ from .choices import PeriodKind, ScopeKind, TargetMetric
 from .definitions import DEFINITIONS
 from .kpis import kpis_for_scope
 from .models import KPISnapshot, Target
-from .periods import is_period_start
 from .selectors import visible_targets
 from .services import TargetCell, targets_set
 from .targets import YEAR_MAX, YEAR_MIN

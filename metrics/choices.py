@@ -1,10 +1,8 @@
 from django.db import models
 
+from periods.choices import PeriodKind
 
-class PeriodKind(models.TextChoices):
-    MONTH = "month", "Month"
-    QUARTER = "quarter", "Quarter"
-    YEAR = "year", "Year"
+__all__ = ["PeriodKind", "ScopeKind", "TargetMetric"]
 
 
 class TargetMetric(models.TextChoices):

@@ -25,7 +25,7 @@ from accounts.choices import Role
 from accounts.models import Team, User
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.models import Target
-from metrics.periods import period_end, period_start
+from periods.calendar import period_end, period_start
 from pipeline.choices import IcpFit, LeadStatus, Segment, StageKind
 from pipeline.models import Company, Deal, Lead, LeadSource, Product, Stage, StageChange
 

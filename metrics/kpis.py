@@ -39,10 +39,10 @@ from django.utils import timezone
 
 from accounts.models import Team
 from accounts.selectors import team_tree_ids
-from metrics import periods
 from metrics.aggregates import DaysBetween, Median
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.models import Target
+from periods import calendar as periods
 from pipeline.choices import StageKind
 from pipeline.models import Deal, Lead, Stage, StageChange
 

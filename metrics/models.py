@@ -7,8 +7,9 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from periods.calendar import is_period_start, period_end
+
 from .choices import PeriodKind, ScopeKind, TargetMetric
-from .periods import is_period_start, period_end
 
 
 class Target(models.Model):

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from accounts.permissions import is_admin, is_manager
 from accounts.selectors import managed_team_ids
+from periods.calendar import is_period_start, period_end, period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
 from .kpis import KPI_KEYS, KPIs, end_of_day, kpis_by_team, kpis_by_user, kpis_for_scope
 from .models import KPISnapshot, Target, TargetChange
-from .periods import is_period_start, period_end, period_start
 
 UNIQUE_FIELDS = ["date", "scope_kind", "scope_id", "period_kind", "period_start"]
 

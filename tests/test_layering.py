@@ -25,3 +25,7 @@ def test_pipeline_and_accounts_do_not_import_metrics():
 
 def test_accounts_does_not_import_pipeline():
     assert "pipeline" not in imported_modules("accounts")
+
+
+def test_calendar_imports_no_app():
+    assert not imported_modules("periods") & {"accounts", "pipeline", "metrics"}

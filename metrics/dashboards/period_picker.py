@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 from django import forms
 
-from metrics import periods
 from metrics.choices import PeriodKind
+from periods import calendar as periods
 
 CUSTOM = "custom"
 PERIOD_CHOICES = [*PeriodKind.choices, (CUSTOM, "Custom")]

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db.models import Q
 
-from metrics import periods
 from metrics.choices import PeriodKind
 from metrics.models import KPISnapshot
+from periods import calendar as periods
 
 TREND_MONTHS = 12
 

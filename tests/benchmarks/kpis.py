@@ -29,8 +29,8 @@ from django.utils import timezone  # noqa: E402
 from accounts.models import Team, User  # noqa: E402
 from metrics.choices import PeriodKind  # noqa: E402
 from metrics.kpis import end_of_day, kpis_by_team, kpis_by_user, kpis_for_scope  # noqa: E402
-from metrics.periods import period_start  # noqa: E402
 from metrics.services import kpi_snapshot_create  # noqa: E402
+from periods.calendar import period_start  # noqa: E402
 from pipeline.models import Deal, StageChange  # noqa: E402
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from metrics.choices import PeriodKind
-from metrics.periods import period_start
+from periods.calendar import period_start
 from pipeline.models import Deal, StageChange
 from tests.e2e.conftest import screenshot
 from tests.factories import DealFactory, UserFactory, default_stage

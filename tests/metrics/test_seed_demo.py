@@ -17,7 +17,7 @@ from accounts.models import Team, User
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.demo import AMOUNT_RANGE, LOST_REASONS, DemoAlreadyLoaded, build_demo_organisation
 from metrics.models import Target
-from metrics.periods import period_end, period_start
+from periods.calendar import period_end, period_start
 from pipeline.choices import LeadStatus, StageKind
 from pipeline.models import Company, Deal, Lead, LeadSource, StageChange
 from tests.factories import UserFactory

@@ -1,8 +1,19 @@
-"""Calendar periods (month, quarter, year) as inclusive date ranges."""
+"""Calendar periods (month, quarter, year) as inclusive date ranges, and the days the
+product accepts at all."""
 
 import datetime as dt
 
 from .choices import PeriodKind
+
+# Every date a person or a client may enter, on pages, in the API and in imports: far enough
+# for any sales history or plan, and clear of the calendar's ends, where a period's end or
+# a midnight in another time zone does not exist.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2200, 12, 31)
+
+
+def in_bounds(day: dt.date) -> bool:
+    return FIRST_DAY <= day <= LAST_DAY
 
 
 def period_start(day: dt.date, kind: str) -> dt.date:
