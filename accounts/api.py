@@ -5,8 +5,8 @@ from rest_framework import serializers, viewsets
 
 from salesperf.api_filters import id_filter
 
+from .access import restrict
 from .models import Team, User
-from .selectors import visible_teams, visible_users
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -64,7 +64,7 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "id"]
 
     def get_queryset(self):
-        return visible_teams(user=self.request.user).order_by("name")
+        return restrict(Team.objects.order_by("name"), self.request.user)
 
 
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
@@ -76,4 +76,4 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["username", "id"]
 
     def get_queryset(self):
-        return visible_users(user=self.request.user).order_by("username")
+        return restrict(User.objects.order_by("username"), self.request.user)

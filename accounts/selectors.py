@@ -1,12 +1,9 @@
-"""Reads about people and teams."""
+"""Reads about people and teams (who may see them: accounts.access)."""
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from django.db.models import Q, QuerySet
-
-from .models import Team, User
-from .permissions import is_admin, is_manager
+from .models import Team
 
 
 def team_tree_ids(
@@ -32,40 +29,3 @@ def team_tree_ids(
         found.add(team_id)
         stack.extend(children.get(team_id, ()))
     return found
-
-
-def managed_team_ids(*, user) -> set[int]:
-    """Teams a manager sees: the teams they manage and their own team, with sub-teams."""
-    roots = set(Team.objects.filter(manager=user).values_list("id", flat=True))
-    if user.team_id:
-        roots.add(user.team_id)
-    return team_tree_ids(root_ids=roots)
-
-
-def visible_team_ids(*, user) -> set[int] | None:
-    """Teams whose figures the user may see; None means every team (admins)."""
-    if is_admin(user):
-        return None
-    if is_manager(user):
-        return managed_team_ids(user=user)
-    return set()
-
-
-def visible_users(*, user) -> QuerySet[User]:
-    """Users a person may look up: admins everyone, managers their teams' people and
-    themselves, reps themselves."""
-    team_ids = visible_team_ids(user=user)
-    if team_ids is None:
-        return User.objects.all()
-    return User.objects.filter(Q(pk=user.pk) | Q(team_id__in=team_ids))
-
-
-def visible_teams(*, user) -> QuerySet[Team]:
-    """Teams a person may look up: admins all, managers their tree, reps their own."""
-    team_ids = visible_team_ids(user=user)
-    if team_ids is None:
-        return Team.objects.all()
-    own_team_id = getattr(user, "team_id", None)
-    if own_team_id:
-        team_ids = team_ids | {own_team_id}
-    return Team.objects.filter(pk__in=team_ids)

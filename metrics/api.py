@@ -5,20 +5,18 @@ import datetime as dt
 
 import django_filters
 from django.db import IntegrityError
-from django.db.models import Q, QuerySet
-from django.shortcuts import get_object_or_404
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import Capability, can, restrict, scope_or_404
 from accounts.models import Team, User
-from accounts.permissions import can_manage_targets, can_view_scope
-from accounts.selectors import visible_team_ids, visible_teams, visible_users
 from periods.calendar import is_period_start
 from salesperf.api_errors import Conflict, RejectUnknownFieldsMixin
 from salesperf.api_fields import RelatedIdField, money_field
@@ -28,7 +26,6 @@ from .choices import PeriodKind, ScopeKind, TargetMetric
 from .definitions import DEFINITIONS
 from .kpis import kpis_for_scope
 from .models import KPISnapshot, Target
-from .selectors import visible_targets
 from .services import TargetCell, targets_set
 from .targets import YEAR_MAX, YEAR_MIN
 
@@ -127,7 +124,7 @@ class KPISerializer(DescribedKPIsMixin, serializers.Serializer):
 
 class KPIView(APIView):
     # Error responses (400 naming the parameter, 403) come from salesperf.api_schema.
-    schema_error_responses = {"get": {404: "No team or user has this id."}}
+    schema_error_responses = {"get": {404: "No team or user that you may see has this id."}}
 
     @extend_schema(parameters=[KPIQuerySerializer], responses={200: KPISerializer})
     def get(self, request: Request) -> Response:
@@ -135,23 +132,9 @@ class KPIView(APIView):
         query = KPIQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        kind, scope_id = params["scope"], params.get("id")
-        scope_team_id = None
-        if kind == ScopeKind.TEAM:
-            get_object_or_404(Team, pk=scope_id)
-        elif kind == ScopeKind.USER:
-            scope_team_id = get_object_or_404(User, pk=scope_id).team_id
-        else:
-            scope_id = None
-        team_ids = visible_team_ids(user=request.user)
-        if not can_view_scope(
-            request.user,
-            kind=kind,
-            scope_id=scope_id,
-            team_ids=team_ids,
-            scope_team_id=scope_team_id,
-        ):
-            raise PermissionDenied("You may not see the figures of this scope.")
+        kind = params["scope"]
+        # A scope the caller may not see is a 404, like one that does not exist.
+        scope_id = getattr(scope_or_404(request.user, kind, params.get("id")), "pk", None)
         as_of = timezone.now()
         kpis = kpis_for_scope(
             kind=kind,
@@ -219,17 +202,8 @@ class SnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["date", "scope_id"]
 
     def get_queryset(self):
-        user = self.request.user
         rows = KPISnapshot.objects.order_by("-date", "scope_kind", "scope_id", "period_kind")
-        team_ids = visible_team_ids(user=user)
-        if team_ids is None:
-            return rows
-        user_ids = User.objects.filter(team_id__in=team_ids).values("pk")
-        return rows.filter(
-            Q(scope_kind=ScopeKind.TEAM, scope_id__in=team_ids)
-            | Q(scope_kind=ScopeKind.USER, scope_id__in=user_ids)
-            | Q(scope_kind=ScopeKind.USER, scope_id=user.pk)
-        )
+        return restrict(rows, self.request.user)
 
 
 # --- Targets --------------------------------------------------------------------------------
@@ -241,7 +215,7 @@ class ManagesTargetsOrReadOnly(BasePermission):
     message = "Only managers and admins set targets."
 
     def has_permission(self, request, view) -> bool:
-        return request.method in SAFE_METHODS or can_manage_targets(request.user)
+        return request.method in SAFE_METHODS or can(request.user, Capability.MANAGE_TARGETS)
 
 
 SCOPE_CHOICES = [(ScopeKind.USER, "User"), (ScopeKind.TEAM, "Team")]
@@ -285,7 +259,7 @@ class TargetSerializer(serializers.ModelSerializer):
 class TargetCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     user = RelatedIdField(
         queryset=User.objects.all(),
-        scope=visible_users,
+        scope=lambda user: restrict(User.objects.all(), user),
         required=False,
         allow_null=True,
         error_messages={"does_not_exist": "Not one of your people."},
@@ -293,7 +267,7 @@ class TargetCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
     team = RelatedIdField(
         queryset=Team.objects.all(),
-        scope=visible_teams,
+        scope=lambda user: restrict(Team.objects.all(), user),
         required=False,
         allow_null=True,
         error_messages={"does_not_exist": "Not one of your teams."},
@@ -393,9 +367,8 @@ class TargetViewSet(viewsets.ModelViewSet):
     }
 
     def get_queryset(self) -> QuerySet[Target]:
-        return visible_targets(user=self.request.user).order_by(
-            "-period_start", "period_kind", "pk"
-        )
+        rows = Target.objects.order_by("-period_start", "period_kind", "pk")
+        return restrict(rows, self.request.user)
 
     def _answer(self, target: Target, code: int = status.HTTP_200_OK) -> Response:
         return Response(TargetSerializer(target, context=self.get_serializer_context()).data, code)

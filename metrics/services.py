@@ -11,8 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.permissions import is_admin, is_manager
-from accounts.selectors import managed_team_ids
+from accounts.access import Capability, can, can_set_targets
 from periods.calendar import is_period_start, period_end, period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
@@ -147,19 +146,14 @@ def _validate_target_cells(cells: list[TargetCell]) -> None:
 
 
 def _check_may_set_targets(by, cells: list[TargetCell]) -> None:
-    """Admins set every target; a manager those of the teams of their tree and of the people
-    in them (accounts.selectors.managed_team_ids); nobody else any."""
-    if is_admin(by):
-        return
-    if not is_manager(by):
+    """Nothing is written unless `by` may set every cell's target (accounts.access)."""
+    if not can(by, Capability.MANAGE_TARGETS):
         raise PermissionDenied("Only managers and admins set targets.")
-    tree = managed_team_ids(user=by)
     team_ids = {cell.team_id for cell in cells if cell.team_id is not None}
     user_ids = {cell.user_id for cell in cells if cell.user_id is not None}
-    teams_of_users = dict(
-        get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "team_id")
-    )
-    if team_ids - tree or any(teams_of_users.get(pk) not in tree for pk in user_ids):
+    if by.pk in user_ids and not can(by, Capability.SEE_ORG):
+        raise PermissionDenied("Your own target is set by your manager.")
+    if not can_set_targets(by, team_ids=team_ids, user_ids=user_ids):
         raise PermissionDenied("A target outside your teams.")
 
 

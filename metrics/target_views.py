@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from accounts.access import Capability, can
 from accounts.models import User
-from accounts.permissions import can_manage_targets
 
 from .choices import PeriodKind
 from .models import TargetChange
@@ -33,7 +33,7 @@ HISTORY_PAGE_SIZE = 50
 
 
 def _require_target_manager(user) -> None:
-    if not can_manage_targets(user):
+    if not can(user, Capability.MANAGE_TARGETS):
         raise PermissionDenied("Only managers and admins set targets.")
 
 

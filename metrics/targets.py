@@ -13,10 +13,9 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.access import Capability, can, restrict
 from accounts.choices import Role
 from accounts.models import Team, User
-from accounts.permissions import is_admin, is_manager
-from accounts.selectors import managed_team_ids
 
 from .choices import PeriodKind, TargetMetric
 from .models import Target
@@ -42,12 +41,10 @@ class TeamNode:
 
 def target_teams(*, user) -> list[TeamNode]:
     """The teams whose targets `user` sets, depth-first and by name within a parent:
-    every team for an admin, a manager's tree (accounts.selectors.managed_team_ids)."""
-    teams = Team.objects.order_by("name")
-    if not is_admin(user):
-        if not is_manager(user):
-            return []
-        teams = teams.filter(pk__in=managed_team_ids(user=user))
+    every team for an admin, a manager's tree (accounts.access)."""
+    if not can(user, Capability.MANAGE_TARGETS):
+        return []
+    teams = restrict(Team.objects.order_by("name"), user)
     rows = list(teams.values_list("id", "name", "parent_id"))
     ids = {team_id for team_id, _, _ in rows}
     children: dict[int | None, list[tuple[int, str, int | None]]] = defaultdict(list)

@@ -1,17 +1,16 @@
 """The dashboard pages. Who may see a scope is decided as in the KPI API
-(accounts.permissions.can_view_scope): a rep their own page, a manager their team tree and
-its people, an admin everything; anything else is a 404."""
+(accounts.access.scope_or_404): a rep their own page, a manager their team tree and its
+people, an admin everything; anything else is a 404."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.access import Capability, can, scope_or_404, sees_team_of
 from accounts.models import Team, User
-from accounts.permissions import can_view_scope, is_admin, is_manager
-from accounts.selectors import visible_team_ids
 from pipeline.exports import csv_lines
 
 from . import dashboards
@@ -25,9 +24,9 @@ def home(request: HttpRequest) -> HttpResponse:
     """Send each user to their dashboard: admins the organisation, managers their team,
     everyone else their own performance."""
     user = request.user
-    if is_admin(user):
+    if can(user, Capability.SEE_ORG):
         return redirect("metrics:org-dashboard")
-    if is_manager(user) and (team_id := dashboards.home_team_id(user=user)):
+    if can(user, Capability.SEE_TEAM) and (team_id := dashboards.home_team_id(user=user)):
         return redirect("metrics:team-dashboard", team_id=team_id)
     return redirect("metrics:my-performance")
 
@@ -41,28 +40,17 @@ def _period_context(request: HttpRequest, now) -> dict:
 @login_required
 def my_performance(request: HttpRequest) -> HttpResponse:
     """The signed-in user's own performance."""
-    return _rep_page(request, subject=request.user, team_ids=None, own_page=True)
+    return _rep_page(request, subject=request.user, own_page=True)
 
 
 @login_required
 def rep_performance(request: HttpRequest, user_id: int) -> HttpResponse:
     """A rep's performance, for themselves and the managers of their team tree."""
-    subject = get_object_or_404(User.objects.select_related("team"), pk=user_id)
-    team_ids = visible_team_ids(user=request.user)
-    if not can_view_scope(
-        request.user,
-        kind=ScopeKind.USER,
-        scope_id=subject.pk,
-        team_ids=team_ids,
-        scope_team_id=subject.team_id,
-    ):
-        raise Http404("No such rep.")
-    return _rep_page(
-        request, subject=subject, team_ids=team_ids, own_page=subject.pk == request.user.pk
-    )
+    subject = scope_or_404(request.user, ScopeKind.USER, user_id)
+    return _rep_page(request, subject=subject, own_page=subject.pk == request.user.pk)
 
 
-def _rep_page(request: HttpRequest, *, subject: User, team_ids, own_page: bool) -> HttpResponse:
+def _rep_page(request: HttpRequest, *, subject: User, own_page: bool) -> HttpResponse:
     now = timezone.now()
     context = _period_context(request, now)
     dashboard = dashboards.rep_dashboard(
@@ -70,7 +58,7 @@ def _rep_page(request: HttpRequest, *, subject: User, team_ids, own_page: bool) 
     )
     # The way back to the team page, when the viewer may see that team.
     team_link = None
-    if subject.team_id and not own_page and (team_ids is None or subject.team_id in team_ids):
+    if not own_page and sees_team_of(request.user, subject.team_id):
         team_link = subject.team
     return render(
         request,
@@ -89,10 +77,7 @@ def _rep_page(request: HttpRequest, *, subject: User, team_ids, own_page: bool) 
 @login_required
 def team_dashboard(request: HttpRequest, team_id: int) -> HttpResponse:
     """A team with its sub-teams and reps, for the managers of its tree and admins."""
-    team = get_object_or_404(Team.objects.select_related("manager", "parent"), pk=team_id)
-    team_ids = visible_team_ids(user=request.user)
-    if not can_view_scope(request.user, kind=ScopeKind.TEAM, scope_id=team.pk, team_ids=team_ids):
-        raise Http404("No such team.")
+    team = scope_or_404(request.user, ScopeKind.TEAM, team_id)
     now = timezone.now()
     context = _period_context(request, now)
     sort = dashboards.parse_sort(request.GET.get("sort"))
@@ -100,7 +85,7 @@ def team_dashboard(request: HttpRequest, team_id: int) -> HttpResponse:
         viewer=request.user, team=team, period=context["period"], now=now, sort=sort
     )
     parent_link = None
-    if team.parent_id and (team_ids is None or team.parent_id in team_ids):
+    if sees_team_of(request.user, team.parent_id):
         parent_link = team.parent
     return render(
         request,
@@ -111,7 +96,7 @@ def team_dashboard(request: HttpRequest, team_id: int) -> HttpResponse:
             "team": team,
             "sort": sort,
             "parent_link": parent_link,
-            "org_link": team_ids is None,
+            "org_link": can(request.user, Capability.SEE_ORG),
         },
     )
 
@@ -119,13 +104,7 @@ def team_dashboard(request: HttpRequest, team_id: int) -> HttpResponse:
 @login_required
 def org_dashboard(request: HttpRequest) -> HttpResponse:
     """Every team side by side, for admins."""
-    if not can_view_scope(
-        request.user,
-        kind=ScopeKind.ORG,
-        scope_id=None,
-        team_ids=visible_team_ids(user=request.user),
-    ):
-        raise Http404("No such page.")
+    scope_or_404(request.user, ScopeKind.ORG, None)
     now = timezone.now()
     context = _period_context(request, now)
     sort = dashboards.parse_sort(request.GET.get("sort"))
@@ -150,18 +129,14 @@ def _kpi_table_response(request: HttpRequest, *, team: Team | None, name: str):
 @login_required
 def team_export(request: HttpRequest, team_id: int) -> HttpResponse:
     """The team page's KPI tables (the team, its sub-teams, its reps) as CSV."""
-    team = get_object_or_404(Team, pk=team_id)
-    team_ids = visible_team_ids(user=request.user)
-    if not can_view_scope(request.user, kind=ScopeKind.TEAM, scope_id=team.pk, team_ids=team_ids):
-        raise Http404("No such team.")
+    team = scope_or_404(request.user, ScopeKind.TEAM, team_id)
     return _kpi_table_response(request, team=team, name=slugify(team.name) or str(team.pk))
 
 
 @login_required
 def org_export(request: HttpRequest) -> HttpResponse:
     """Every team and rep of the organisation with every KPI, as CSV; for admins."""
-    if visible_team_ids(user=request.user) is not None:
-        raise Http404("No such page.")
+    scope_or_404(request.user, ScopeKind.ORG, None)
     return _kpi_table_response(request, team=None, name="organisation")
 
 

@@ -6,12 +6,12 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.permissions import is_admin, is_manager
-from accounts.selectors import visible_users
+from accounts.access import Capability, can, get_visible_or_404, restrict
+from accounts.models import User
 
 from .exports import deal_csv_lines, rep_csv_lines
 from .filters import DealFilter
@@ -51,9 +51,9 @@ def deal_export(request: HttpRequest) -> StreamingHttpResponse:
 @require_GET
 def people_export(request: HttpRequest) -> StreamingHttpResponse:
     """Reps and managers with their teams, for managers (their tree) and admins."""
-    if not (is_admin(request.user) or is_manager(request.user)):
+    if not can(request.user, Capability.EXPORT_PEOPLE):
         raise PermissionDenied("Only managers and admins export people.")
-    return _csv_response(rep_csv_lines(visible_users(user=request.user)), "people")
+    return _csv_response(rep_csv_lines(restrict(User.objects.all(), request.user)), "people")
 
 
 def _import_kinds(user) -> list[tuple[str, str]]:
@@ -96,7 +96,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 def import_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A job's outcome; while it runs, htmx asks for the status part again every second."""
-    job = get_object_or_404(import_jobs_for(user=request.user), pk=pk)
+    job = get_visible_or_404(import_jobs_for(user=request.user), request.user, pk=pk)
     progress = None if job.is_finished else import_job_progress(job)
     context = {"job": job, "progress": progress, "result": job.result or {}}
     if request.htmx:

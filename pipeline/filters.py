@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from accounts.selectors import visible_users
+from accounts.access import restrict
 
 from .choices import LeadStatus, StageKind
 from .models import Deal, Lead
@@ -26,7 +26,7 @@ def _owners(request) -> QuerySet:
     """Owners a user may filter by: the people they can see (nobody without a request)."""
     if request is None:
         return get_user_model().objects.none()
-    return visible_users(user=request.user).filter(is_active=True)
+    return restrict(get_user_model().objects.filter(is_active=True), request.user)
 
 
 class SortFilter(django_filters.OrderingFilter):

@@ -11,8 +11,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from accounts.permissions import is_admin, is_manager
-from accounts.selectors import visible_users
+from accounts.access import Capability, can, restrict
 
 from .choices import LeadStatus, StageKind
 from .models import Deal, Lead, Product, Stage
@@ -53,13 +52,9 @@ class MoneyField(forms.DecimalField):
         }
 
 
-def _may_pick_owner(user) -> bool:
-    return is_admin(user) or is_manager(user)
-
-
 def _owner_choices(user, current_owner_id: int | None):
     """Active people the user can see, plus the current owner (who may have moved team)."""
-    users = visible_users(user=user).filter(is_active=True)
+    users = restrict(get_user_model().objects.filter(is_active=True), user)
     if current_owner_id is not None:
         users = users | get_user_model().objects.filter(pk=current_owner_id)
     return users.order_by("first_name", "last_name", "username")
@@ -106,7 +101,7 @@ class DealForm(forms.ModelForm):
             self.fields["stage"].empty_label = None
         else:
             del self.fields["stage"]
-        if _may_pick_owner(user):
+        if can(user, Capability.ASSIGN_OWNER):
             self.fields["owner"].queryset = _owner_choices(user, deal.owner_id)
             self.fields["owner"].empty_label = None
             if creating:
@@ -220,7 +215,7 @@ class LeadForm(forms.ModelForm):
         )
         self.fields["contact_name"].widget.attrs.update(placeholder="e.g. Jane Doe")
         self.fields["source"].empty_label = "Unknown"
-        if _may_pick_owner(user):
+        if can(user, Capability.ASSIGN_OWNER):
             self.fields["owner"].queryset = _owner_choices(user, None)
             self.fields["owner"].empty_label = None
             self.fields["owner"].initial = user.pk

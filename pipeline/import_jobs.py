@@ -13,13 +13,13 @@ once Redis is back (docs/reliability.md).
 
 import logging
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.permissions import is_admin, is_manager
-from accounts.selectors import visible_users
+from accounts.access import VIEW, Capability, can, restrict
 
 from .imports import ImportFileError, import_deals, import_reps
 from .models import ImportJob
@@ -46,17 +46,21 @@ except ImportError:  # pragma: no cover
 UNREACHABLE = (RedisError, BrokerError, OSError)
 
 
+# Admins import people and deals; managers import deals for their team tree.
+IMPORT_CAPABILITY = {
+    ImportJob.Kind.REPS: Capability.IMPORT_PEOPLE,
+    ImportJob.Kind.DEALS: Capability.IMPORT_DEALS,
+}
+
+
 def can_import(user, kind: str) -> bool:
-    """Admins import people and deals; managers import deals for their team tree."""
-    if kind == ImportJob.Kind.REPS:
-        return is_admin(user)
-    return is_admin(user) or is_manager(user)
+    return can(user, IMPORT_CAPABILITY[ImportJob.Kind(kind)])
 
 
 def import_jobs_for(*, user) -> QuerySet[ImportJob]:
     """The uploads a user may look at: their own; an admin's, everyone's."""
     jobs = ImportJob.objects.select_related("created_by").defer("content")
-    return jobs if is_admin(user) else jobs.filter(created_by=user)
+    return restrict(jobs, user, VIEW)
 
 
 def _progress_key(job_id: int) -> str:
@@ -146,8 +150,9 @@ def import_job_run(job_id: int) -> ImportJob | None:
             result = import_reps(source, skip_invalid=job.skip_invalid, by=user, progress=progress)
         else:
             allowed = None
-            if not is_admin(user):
-                allowed = set(visible_users(user=user).values_list("pk", flat=True))
+            if not can(user, Capability.SEE_ORG):
+                people = restrict(get_user_model().objects.all(), user)
+                allowed = set(people.values_list("pk", flat=True))
             result = import_deals(
                 source,
                 skip_invalid=job.skip_invalid,

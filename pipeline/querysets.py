@@ -1,27 +1,12 @@
-"""Chainable scopes for leads and deals; every read starts from visible_to(user)."""
+"""Chainable scopes for leads and deals; every read starts from visible_to(user), which is
+accounts.access.restrict."""
 
 from django.db import models
 from django.db.models import Q
 
-from accounts.permissions import is_admin, is_manager
-from accounts.selectors import managed_team_ids
+from accounts.access import restrict
 
 from .choices import StageKind
-
-
-def _ownership_scope(user, *, team_field: str | None) -> Q | None:
-    """None means everything; an empty Q-match is returned as a Q that matches nothing."""
-    if not user.is_authenticated:
-        return Q(pk__in=[])
-    if is_admin(user):
-        return None
-    if is_manager(user):
-        team_ids = managed_team_ids(user=user)
-        scope = Q(owner=user) | Q(owner__team_id__in=team_ids)
-        if team_field:
-            scope |= Q(**{f"{team_field}__in": team_ids})
-        return scope
-    return Q(owner=user)
 
 
 class SoftDeleteQuerySet(models.QuerySet):
@@ -50,9 +35,8 @@ class LeadQuerySet(SoftDeleteQuerySet):
             | Q(company__name__icontains=text)
         )
 
-    def visible_to(self, user) -> "LeadQuerySet":
-        scope = _ownership_scope(user, team_field="team_id")
-        return self if scope is None else self.filter(scope)
+    def visible_to(self, user, action: str = "view") -> "LeadQuerySet":
+        return restrict(self, user, action)
 
 
 class DealQuerySet(SoftDeleteQuerySet):
@@ -63,9 +47,8 @@ class DealQuerySet(SoftDeleteQuerySet):
             return self
         return self.filter(Q(name__icontains=text) | Q(company__name__icontains=text))
 
-    def visible_to(self, user) -> "DealQuerySet":
-        scope = _ownership_scope(user, team_field="team_id")
-        return self if scope is None else self.filter(scope)
+    def visible_to(self, user, action: str = "view") -> "DealQuerySet":
+        return restrict(self, user, action)
 
     def open(self) -> "DealQuerySet":
         return self.filter(stage__kind=StageKind.OPEN)

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.permissions import can_edit_deal, can_edit_lead, is_admin
+from accounts.access import Capability, can
 
 from .choices import LeadStatus, StageKind
 from .models import Company, Deal, Lead, Stage, StageChange
@@ -110,7 +110,7 @@ def _check_external_id_not_deleted(deal: Deal) -> None:
 def deal_delete(*, deal: Deal, by, expected_version: int | None = None) -> Deal:
     """Soft-delete a deal: it vanishes from every page, list, export and KPI, and stays in
     the table (with its history) for an admin to restore. Deleting it again does nothing."""
-    if by is not None and not can_edit_deal(by, deal):
+    if by is not None and not can(by, "delete", deal):
         raise PermissionDenied("You can see this deal but not delete it.")
     current = Deal.all_objects.select_for_update().get(pk=deal.pk)
     if current.deleted_at is not None:
@@ -127,7 +127,7 @@ def deal_delete(*, deal: Deal, by, expected_version: int | None = None) -> Deal:
 @transaction.atomic
 def deal_restore(*, deal: Deal, by) -> Deal:
     """Bring a soft-deleted deal back, as it was (admins only)."""
-    if by is not None and not is_admin(by):
+    if by is not None and not can(by, Capability.RESTORE_DELETED):
         raise PermissionDenied("Only an admin can restore a deal.")
     current = Deal.all_objects.select_for_update().get(pk=deal.pk)
     if current.deleted_at is None:
@@ -183,7 +183,7 @@ def lead_save(*, lead: Lead, by=None) -> Lead:
 @transaction.atomic
 def lead_delete(*, lead: Lead, by) -> Lead:
     """Soft-delete a lead: hidden everywhere (its deals stay), kept for an admin to restore."""
-    if by is not None and not can_edit_lead(by, lead):
+    if by is not None and not can(by, "delete", lead):
         raise PermissionDenied("You can see this lead but not delete it.")
     current = Lead.all_objects.select_for_update().get(pk=lead.pk)
     if current.deleted_at is None:
@@ -196,7 +196,7 @@ def lead_delete(*, lead: Lead, by) -> Lead:
 @transaction.atomic
 def lead_restore(*, lead: Lead, by) -> Lead:
     """Bring a soft-deleted lead back (admins only)."""
-    if by is not None and not is_admin(by):
+    if by is not None and not can(by, Capability.RESTORE_DELETED):
         raise PermissionDenied("Only an admin can restore a lead.")
     current = Lead.all_objects.select_for_update().get(pk=lead.pk)
     if current.deleted_at is not None:

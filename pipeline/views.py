@@ -23,8 +23,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.permissions import can_edit_deal, can_edit_lead, is_admin, is_manager
-from accounts.selectors import managed_team_ids
+from accounts.access import Capability, can
 
 from .choices import LeadStatus, StageKind
 from .filters import DealFilter, LeadFilter
@@ -89,12 +88,7 @@ UNSORTABLE = {"source"}
 
 def _sees_team(user) -> bool:
     """Managers and admins see other people's rows, so lists show an owner column."""
-    return is_admin(user) or is_manager(user)
-
-
-def _team_ids(user) -> set[int] | None:
-    """A manager's teams, read once per request for can_edit_* on many rows."""
-    return managed_team_ids(user=user) if is_manager(user) else None
+    return can(user, Capability.SEE_TEAM)
 
 
 def _deal_or_404(request: HttpRequest, pk: int) -> Deal:
@@ -106,7 +100,7 @@ def _deal_or_404(request: HttpRequest, pk: int) -> Deal:
 
 def _editable_deal(request: HttpRequest, pk: int) -> Deal:
     deal = _deal_or_404(request, pk)
-    if not can_edit_deal(request.user, deal):
+    if not can(request.user, "change", deal):
         raise PermissionDenied("You can see this deal but not change it.")
     return deal
 
@@ -115,7 +109,7 @@ def _editable_lead(request: HttpRequest, pk: int) -> Lead:
     lead = lead_for_page(user=request.user, pk=pk)
     if lead is None:
         raise Http404("No lead you can see has this number.")
-    if not can_edit_lead(request.user, lead):
+    if not can(request.user, "change", lead):
         raise PermissionDenied("You can see this lead but not change it.")
     return lead
 
@@ -252,7 +246,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     is written and the page answers 409 with the deal as it is now and the typed values
     kept in the form (with the new version, so saving again is a deliberate overwrite)."""
     deal = _deal_or_404(request, pk)
-    editable = can_edit_deal(request.user, deal)
+    editable = can(request.user, "change", deal)
     form, conflict = None, None
     if request.method == "POST":
         if not editable:
@@ -431,8 +425,8 @@ def deal_quick_add(request: HttpRequest) -> HttpResponse:
 # --- Leads ------------------------------------------------------------------------------
 
 
-def _lead_row_context(request: HttpRequest, lead: Lead, team_ids, **extra) -> dict:
-    return {"lead": lead, "can_edit": can_edit_lead(request.user, lead, team_ids=team_ids), **extra}
+def _lead_row_context(request: HttpRequest, lead: Lead, editable: bool, **extra) -> dict:
+    return {"lead": lead, "can_edit": editable, **extra}
 
 
 @login_required
@@ -444,9 +438,14 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         request.GET, queryset=lead_list_for(user=request.user), request=request
     )
     page_obj = _page(request, lead_filter.qs)
-    team_ids = _team_ids(request.user)
     team = _sees_team(request.user)
-    rows = [_lead_row_context(request, lead, team_ids) for lead in page_obj]
+    # One query for the page's rows, whatever their number.
+    editable = set(
+        Lead.objects.filter(pk__in=[lead.pk for lead in page_obj])
+        .visible_to(request.user, "change")
+        .values_list("pk", flat=True)
+    )
+    rows = [_lead_row_context(request, lead, lead.pk in editable) for lead in page_obj]
     context = {
         "filter": lead_filter,
         "page_obj": page_obj,
@@ -493,7 +492,7 @@ def lead_status(request: HttpRequest, pk: int) -> HttpResponse:
         context = _lead_row_context(
             request,
             lead,
-            None,
+            True,  # _editable_lead said so
             status_form=form,
             show_owner=_sees_team(request.user),
             next_url=request.htmx.current_url_abs_path or reverse("pipeline:lead-list"),

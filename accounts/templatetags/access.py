@@ -1,13 +1,13 @@
-"""Template filters for the role rules of accounts.permissions (no queries)."""
+"""`{% if user|can:"manage_targets" %}`: templates ask accounts.access like everything else
+(a capability needs no query)."""
 
 from django import template
 
-from accounts.admin_site import can_use_admin as _can_use_admin
+from accounts import access
 
 register = template.Library()
 
 
 @register.filter
-def can_use_admin(user) -> bool:
-    """`{% if user|can_use_admin %}`: the admin link follows the admin site's own rule."""
-    return _can_use_admin(user)
+def can(user, capability: str) -> bool:
+    return access.can(user, access.Capability(capability))

@@ -5,9 +5,8 @@ from django.db import transaction
 from django.db.models import ProtectedError, QuerySet
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from accounts.access import Capability, can, restrict
 from accounts.models import User
-from accounts.permissions import is_admin
-from accounts.selectors import visible_users
 from salesperf.api_errors import Conflict
 
 from ..models import Lead, Product
@@ -18,7 +17,7 @@ NOT_YOUR_PERSON = "Not one of your people."
 def assignable_owners(*, user) -> QuerySet[User]:
     """Whom a deal or lead may be given to: active people the caller sees (a rep: only
     themselves; a manager: their tree; an admin: everyone)."""
-    return visible_users(user=user).filter(is_active=True)
+    return restrict(User.objects.filter(is_active=True), user)
 
 
 def linkable_leads(*, user) -> QuerySet[Lead]:
@@ -33,13 +32,15 @@ def active_products(*, user) -> QuerySet[Product]:
 
 
 class CanEditObject(BasePermission):
-    """Reads for whoever sees the object (the queryset decides), writes per the view's
-    `can_edit(user, obj)` predicate from accounts.permissions."""
+    """Reads for whoever sees the object (the queryset decides), writes as accounts.access
+    allows (visible but not writable is a 403)."""
 
     message = "You can see this but not change it."
 
     def has_object_permission(self, request, view, obj) -> bool:
-        return request.method in SAFE_METHODS or view.can_edit(request.user, obj)
+        if request.method in SAFE_METHODS:
+            return True
+        return can(request.user, "delete" if request.method == "DELETE" else "change", obj)
 
 
 class IsAdminOrReadOnly(BasePermission):
@@ -48,7 +49,7 @@ class IsAdminOrReadOnly(BasePermission):
     message = "Only admins change this."
 
     def has_permission(self, request, view) -> bool:
-        return request.method in SAFE_METHODS or is_admin(request.user)
+        return request.method in SAFE_METHODS or can(request.user, Capability.CHANGE_CATALOGUE)
 
 
 class IsAdminOrReadAndCreate(IsAdminOrReadOnly):

@@ -20,7 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from accounts.permissions import can_edit_deal
 from salesperf.api_errors import Conflict, RejectUnknownFieldsMixin
 from salesperf.api_fields import RelatedIdField, money_field
 
@@ -267,10 +266,6 @@ class DealViewSet(viewsets.ModelViewSet):
     filterset_class = DealFilter
     permission_classes = [IsAuthenticated, CanEditObject]
     ordering_fields = ["name", "amount", "created_at", "closed_at", "expected_close_date", "id"]
-
-    @staticmethod
-    def can_edit(user, deal: Deal) -> bool:
-        return can_edit_deal(user, deal)
 
     def get_queryset(self) -> QuerySet[Deal]:
         return (

@@ -12,7 +12,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from accounts.permissions import can_edit_lead
 from salesperf.api_errors import RejectUnknownFieldsMixin, django_errors
 from salesperf.api_fields import RelatedIdField, money_field
 
@@ -168,10 +167,6 @@ class LeadViewSet(viewsets.ModelViewSet):
     filterset_class = LeadFilter
     permission_classes = [IsAuthenticated, CanEditObject]
     ordering_fields = ["created_at", "converted_at", "status", "contact_name", "id"]
-
-    @staticmethod
-    def can_edit(user, lead: Lead) -> bool:
-        return can_edit_lead(user, lead)
 
     def get_queryset(self) -> QuerySet[Lead]:
         return (

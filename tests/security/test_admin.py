@@ -1,4 +1,4 @@
-"""The admin is for admins (accounts.admin_site.can_use_admin): a manager or a rep gets no
+"""The admin is for admins (accounts.access, Capability.USE_ADMIN): a manager or a rep gets no
 admin page even with is_staff and every model permission set by mistake."""
 
 import pytest
