@@ -2,7 +2,7 @@
 
 An export is streamed row by row from one query (the queryset's iterator), so a million
 deals cost memory for a chunk, not for the file. Callers pass a queryset they have already
-scoped to the user (Deal.objects.visible_to, accounts.selectors.visible_users): an export
+scoped to the user (accounts.access.restrict): an export
 never shows more than the page it came from.
 """
 

@@ -2,7 +2,7 @@
 leads (list, add, status, convert).
 
 Every object is loaded through visible_to(user): one the user cannot see is a 404, one
-they can see but not edit is a 403 (accounts.permissions). Writes go through services;
+they can see but not edit is a 403 (accounts.access). Writes go through services;
 a service's ValidationError becomes a form error next to its field, never a 500.
 """
 
