@@ -13,7 +13,7 @@ from .lockout import lockout_json
 
 
 class ObtainTokenView(ObtainAuthToken):
-    # salesperf.api_schema puts this in the OpenAPI schema, with the `{detail}` shape.
+    # api.schema puts this in the OpenAPI schema, with the `{detail}` shape.
     schema_error_responses = {
         "post": {
             429: "The account is locked after too many failed logins: `detail` says until "

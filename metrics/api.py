@@ -19,10 +19,10 @@ from rest_framework.views import APIView
 from accounts.models import Team, User
 from accounts.permissions import can_manage_targets, can_view_scope
 from accounts.selectors import visible_team_ids, visible_teams, visible_users
+from api.errors import Conflict, RejectUnknownFieldsMixin
+from api.fields import RelatedIdField, money_field
+from api.filters import id_filter
 from periods.calendar import is_period_start
-from salesperf.api_errors import Conflict, RejectUnknownFieldsMixin
-from salesperf.api_fields import RelatedIdField, money_field
-from salesperf.api_filters import id_filter
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
 from .definitions import DEFINITIONS
@@ -126,7 +126,7 @@ class KPISerializer(DescribedKPIsMixin, serializers.Serializer):
 
 
 class KPIView(APIView):
-    # Error responses (400 naming the parameter, 403) come from salesperf.api_schema.
+    # Error responses (400 naming the parameter, 403) come from api.schema.
     schema_error_responses = {"get": {404: "No team or user has this id."}}
 
     @extend_schema(parameters=[KPIQuerySerializer], responses={200: KPISerializer})

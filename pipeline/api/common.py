@@ -8,7 +8,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from accounts.models import User
 from accounts.permissions import is_admin
 from accounts.selectors import visible_users
-from salesperf.api_errors import Conflict
+from api.errors import Conflict
 
 from ..models import Lead, Product
 

@@ -21,8 +21,8 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.permissions import can_edit_deal
-from salesperf.api_errors import Conflict, RejectUnknownFieldsMixin
-from salesperf.api_fields import RelatedIdField, money_field
+from api.errors import Conflict, RejectUnknownFieldsMixin
+from api.fields import RelatedIdField, money_field
 
 from ..api_filters import DealFilter
 from ..choices import StageKind

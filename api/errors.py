@@ -2,7 +2,7 @@
 
 Every refusal is JSON. A 400 names the fields it is about (`{"amount": ["…"]}`, with
 `non_field_errors` for the body as a whole); every other error is `{"detail": "…"}`.
-docs/api.md describes both; salesperf/api_schema.py puts them in the OpenAPI schema.
+docs/api.md describes both; api/schema.py puts them in the OpenAPI schema.
 """
 
 import logging
