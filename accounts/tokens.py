@@ -8,11 +8,17 @@ in". It gets the lockout's 429 JSON instead, with the time to try again.
 
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+
+from api.errors import LimitedJSONParser
 
 from .lockout import lockout_json
 
 
 class ObtainTokenView(ObtainAuthToken):
+    # DRF's view brings its own parsers; its JSON one has neither the API's size nor depth
+    # limit, and anyone may post here.
+    parser_classes = (FormParser, MultiPartParser, LimitedJSONParser)
     # api.schema puts this in the OpenAPI schema, with the `{detail}` shape.
     schema_error_responses = {
         "post": {
