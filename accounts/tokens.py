@@ -1,4 +1,6 @@
-"""POST /api/v1/auth/token/: DRF's token view, answering a locked-out account.
+"""API tokens: POST /api/v1/auth/token/, and their revocation.
+
+The view is DRF's, answering a locked-out account.
 
 django-axes counts the failures here too (DRF's serializer passes the request to
 authenticate()), but it marks the lockout on DRF's request wrapper, which Axes' middleware
@@ -6,6 +8,10 @@ never sees; without this view a locked account would get the generic 400 "unable
 in". It gets the lockout's 429 JSON instead, with the time to try again.
 """
 
+from django.conf import settings
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -37,3 +43,36 @@ class ObtainTokenView(ObtainAuthToken):
 
 
 obtain_token = ObtainTokenView.as_view()
+
+
+# Revocation. A token is as good as the password it was obtained with: it dies when the
+# stored password hash changes, or when the user is deactivated (DRF's TokenAuthentication
+# refuses an inactive user too, but a deleted token cannot come back on reactivation).
+# Done at the model save, not in a service: the admin's password form, the reset page,
+# `set_password()` + `save()` in a shell and any later path all end there, and a check
+# inside the authentication class would need the hash the token was made with, which
+# DRF's Token does not store. A queryset .update() of the password bypasses it; nothing
+# here does that.
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.tokens.watch")
+def _note_credential_change(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """Mark the user whose password hash changes or who is deactivated by this save."""
+    instance._revoke_tokens = False
+    if raw or instance._state.adding or instance.pk is None:
+        return
+    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
+        return  # a sign-in saves last_login only: no extra query for it
+    stored = sender._default_manager.filter(pk=instance.pk).values("password", "is_active")
+    before = stored.first()
+    instance._revoke_tokens = before is not None and (
+        before["password"] != instance.password or (before["is_active"] and not instance.is_active)
+    )
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.tokens.revoke")
+def _revoke_tokens(sender, instance, **kwargs) -> None:
+    """Delete the API tokens of a user marked by _note_credential_change."""
+    if getattr(instance, "_revoke_tokens", False):
+        Token.objects.filter(user=instance).delete()
+        instance._revoke_tokens = False
