@@ -194,6 +194,10 @@ SPECTACULAR_SETTINGS = {
     "docs/api.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs page are for signed-in users (issue 11): an anonymous schema
+    # request is the API's 401; the docs page sends a browser to the login page
+    # (salesperf/urls.py).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI from drf-spectacular-sidecar's static files, not a CDN, and its start-up
     # script as a file: the Content-Security-Policy allows neither a CDN nor inline code.
     "SWAGGER_UI_DIST": "SIDECAR",

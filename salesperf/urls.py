@@ -2,6 +2,7 @@
 endpoint) and each app's pages."""
 
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
@@ -44,11 +45,14 @@ api_urlpatterns = [
     path("kpis/", KPIView.as_view(), name="api-kpis"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, and the template has no inline
-    # style: the Content-Security-Policy forbids inline code (docs/security.md).
+    # style: the Content-Security-Policy forbids inline code (docs/security.md). A page for
+    # people: an anonymous visitor is sent to the login page, not shown a JSON 401.
     path(
         "docs/",
-        SpectacularSwaggerSplitView.as_view(
-            url_name="api-schema", template_name="api/swagger_ui.html"
+        login_required(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema", template_name="api/swagger_ui.html"
+            )
         ),
         name="api-docs",
     ),

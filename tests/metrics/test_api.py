@@ -162,4 +162,5 @@ def test_schema_and_docs_are_served(api, rep):
     schema = api.get(reverse("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     assert "/api/v1/kpis/" in schema.json()["paths"]
+    api.force_login(rep)  # the docs page is for a browser's session (login_required)
     assert api.get(reverse("api-docs")).status_code == 200
