@@ -6,11 +6,10 @@ import datetime as dt
 import django_filters
 from django.db import IntegrityError
 from django.db.models import Q, QuerySet
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -125,9 +124,19 @@ class KPISerializer(DescribedKPIsMixin, serializers.Serializer):
     attainment = serializers.FloatField(allow_null=True)
 
 
+# One answer for a scope that does not exist and one the caller may not see, so the
+# endpoint tells no one which ids exist (the pages answer 404 for both too).
+NO_SUCH_SCOPE = "No scope you may see has this id."
+
+
 class KPIView(APIView):
-    # Error responses (400 naming the parameter, 403) come from api.schema.
-    schema_error_responses = {"get": {404: "No team or user has this id."}}
+    # Error responses (400 naming the parameter) come from api.schema.
+    schema_error_responses = {
+        "get": {
+            404: "No team or user you may see has this id (one that does not exist and one "
+            "you may not see get the same answer), or the organisation, for a non-admin."
+        }
+    }
 
     @extend_schema(parameters=[KPIQuerySerializer], responses={200: KPISerializer})
     def get(self, request: Request) -> Response:
@@ -138,9 +147,13 @@ class KPIView(APIView):
         kind, scope_id = params["scope"], params.get("id")
         scope_team_id = None
         if kind == ScopeKind.TEAM:
-            get_object_or_404(Team, pk=scope_id)
+            if not Team.objects.filter(pk=scope_id).exists():
+                raise NotFound(NO_SUCH_SCOPE)
         elif kind == ScopeKind.USER:
-            scope_team_id = get_object_or_404(User, pk=scope_id).team_id
+            scope_user = User.objects.filter(pk=scope_id).only("team_id").first()
+            if scope_user is None:
+                raise NotFound(NO_SUCH_SCOPE)
+            scope_team_id = scope_user.team_id
         else:
             scope_id = None
         team_ids = visible_team_ids(user=request.user)
@@ -151,7 +164,7 @@ class KPIView(APIView):
             team_ids=team_ids,
             scope_team_id=scope_team_id,
         ):
-            raise PermissionDenied("You may not see the figures of this scope.")
+            raise NotFound(NO_SUCH_SCOPE)
         as_of = timezone.now()
         kpis = kpis_for_scope(
             kind=kind,
