@@ -6,6 +6,14 @@ django-axes counts the failures here too (DRF's serializer passes the request to
 authenticate()), but it marks the lockout on DRF's request wrapper, which Axes' middleware
 never sees; without this view a locked account would get the generic 400 "unable to log
 in". It gets the lockout's 429 JSON instead, with the time to try again.
+
+Revocation: a token is as good as the password it was obtained with. It is deleted when
+the stored password hash changes or the user is deactivated (DRF refuses an inactive
+user's token too, but a deleted one cannot come back on reactivation). This is done at the
+user's save, not in a service, because every path that changes a password ends there: the
+admin's form, the reset page, `set_password()` + `save()` in a shell, any later one. A
+check in the authentication class instead would need the hash each token was made with,
+which DRF's Token does not store. Only a queryset `.update()` of the password bypasses it.
 """
 
 from django.conf import settings
@@ -43,16 +51,6 @@ class ObtainTokenView(ObtainAuthToken):
 
 
 obtain_token = ObtainTokenView.as_view()
-
-
-# Revocation. A token is as good as the password it was obtained with: it dies when the
-# stored password hash changes, or when the user is deactivated (DRF's TokenAuthentication
-# refuses an inactive user too, but a deleted token cannot come back on reactivation).
-# Done at the model save, not in a service: the admin's password form, the reset page,
-# `set_password()` + `save()` in a shell and any later path all end there, and a check
-# inside the authentication class would need the hash the token was made with, which
-# DRF's Token does not store. A queryset .update() of the password bypasses it; nothing
-# here does that.
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.tokens.watch")
