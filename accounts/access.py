@@ -224,6 +224,9 @@ def get_visible_or_404(queryset: QuerySet[M], user: Any, action: str = VIEW, /, 
 
 # --- KPI scopes ----------------------------------------------------------------------------
 
+# One answer for a scope that does not exist and one the caller may not see.
+NO_SUCH_SCOPE = "No scope you may see has this id."
+
 
 def scope_or_404(user: Any, kind: str, scope_id: int | None) -> Team | User | None:
     """The team or user a KPI scope names, when `user` may see its figures (None for the
@@ -231,7 +234,7 @@ def scope_or_404(user: Any, kind: str, scope_id: int | None) -> Team | User | No
     their own figures; a manager their tree's teams and people; an admin all."""
     if kind == "org":
         if not _has(user, Capability.SEE_ORG):
-            raise Http404("No such scope.")
+            raise Http404(NO_SUCH_SCOPE)
         return None
     if kind == "team":
         teams = visible_team_ids(user)
@@ -241,10 +244,10 @@ def scope_or_404(user: Any, kind: str, scope_id: int | None) -> Team | User | No
     elif kind == "user":
         rows = restrict(get_user_model().objects.select_related("team"), user)
     else:
-        raise Http404("No such scope.")
+        raise Http404(NO_SUCH_SCOPE)
     found = rows.filter(pk=scope_id).first() if scope_id else None
     if found is None:
-        raise Http404("No such scope.")
+        raise Http404(NO_SUCH_SCOPE)
     return found
 
 

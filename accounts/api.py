@@ -3,7 +3,7 @@
 import django_filters
 from rest_framework import serializers, viewsets
 
-from salesperf.api_filters import id_filter
+from api.filters import id_filter
 
 from .access import restrict
 from .models import Team, User

@@ -17,10 +17,10 @@ from rest_framework.views import APIView
 
 from accounts.access import Capability, can, restrict, scope_or_404
 from accounts.models import Team, User
+from api.errors import Conflict, RejectUnknownFieldsMixin
+from api.fields import RelatedIdField, money_field
+from api.filters import id_filter
 from periods.calendar import is_period_start
-from salesperf.api_errors import Conflict, RejectUnknownFieldsMixin
-from salesperf.api_fields import RelatedIdField, money_field
-from salesperf.api_filters import id_filter
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
 from .definitions import DEFINITIONS
@@ -123,8 +123,13 @@ class KPISerializer(DescribedKPIsMixin, serializers.Serializer):
 
 
 class KPIView(APIView):
-    # Error responses (400 naming the parameter, 403) come from salesperf.api_schema.
-    schema_error_responses = {"get": {404: "No team or user that you may see has this id."}}
+    # Error responses (400 naming the parameter) come from api.schema.
+    schema_error_responses = {
+        "get": {
+            404: "No team or user you may see has this id (one that does not exist and one "
+            "you may not see get the same answer), or the organisation, for a non-admin."
+        }
+    }
 
     @extend_schema(parameters=[KPIQuerySerializer], responses={200: KPISerializer})
     def get(self, request: Request) -> Response:

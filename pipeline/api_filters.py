@@ -8,7 +8,7 @@ widens what a user sees. A malformed value is a 400 naming the parameter.
 import django_filters
 from django.db.models import QuerySet
 
-from salesperf.api_filters import day_filters, id_filter
+from api.filters import day_filters, id_filter
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
 from .models import Company, Deal, Lead, Product, Stage

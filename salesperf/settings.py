@@ -172,16 +172,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON only, and no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (salesperf/api_errors.py).
-    "DEFAULT_PARSER_CLASSES": ["salesperf.api_errors.LimitedJSONParser"],
+    # JSON only, and no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (api/errors.py).
+    "DEFAULT_PARSER_CLASSES": ["api.errors.LimitedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "salesperf.api_filters.OrderingFilter",
+        "api.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "salesperf.api_pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "salesperf.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "salesperf.api_schema.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # Django's default (2.5 MB), stated because the API enforces it on JSON bodies too: a
@@ -194,6 +194,10 @@ SPECTACULAR_SETTINGS = {
     "docs/api.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs page are for signed-in users (issue 11): an anonymous schema
+    # request is the API's 401; the docs page sends a browser to the login page
+    # (salesperf/urls.py).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI from drf-spectacular-sidecar's static files, not a CDN, and its start-up
     # script as a file: the Content-Security-Policy allows neither a CDN nor inline code.
     "SWAGGER_UI_DIST": "SIDECAR",

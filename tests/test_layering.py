@@ -29,3 +29,8 @@ def test_accounts_does_not_import_pipeline():
 
 def test_calendar_imports_no_app():
     assert not imported_modules("periods") & {"accounts", "pipeline", "metrics"}
+
+
+def test_api_framework_imports_no_app():
+    """Every app builds its endpoints on api/; the URL map joining them is salesperf/urls.py."""
+    assert not imported_modules("api") & {"accounts", "pipeline", "metrics"}

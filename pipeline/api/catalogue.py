@@ -7,8 +7,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 
-from salesperf.api_errors import RejectUnknownFieldsMixin
-from salesperf.api_fields import money_field
+from api.errors import RejectUnknownFieldsMixin
+from api.fields import money_field
 
 from ..api_filters import CompanyFilter, ProductFilter, StageFilter
 from ..models import Company, LeadSource, Product, Stage

@@ -7,7 +7,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.access import Capability, can, restrict
 from accounts.models import User
-from salesperf.api_errors import Conflict
+from api.errors import Conflict
 
 from ..models import Lead, Product
 

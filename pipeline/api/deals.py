@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from salesperf.api_errors import Conflict, RejectUnknownFieldsMixin
-from salesperf.api_fields import RelatedIdField, money_field
+from api.errors import Conflict, RejectUnknownFieldsMixin
+from api.fields import RelatedIdField, money_field
 
 from ..api_filters import DealFilter
 from ..choices import StageKind

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from salesperf.api_errors import RejectUnknownFieldsMixin, django_errors
-from salesperf.api_fields import RelatedIdField, money_field
+from api.errors import RejectUnknownFieldsMixin, django_errors
+from api.fields import RelatedIdField, money_field
 
 from ..api_filters import LeadFilter
 from ..choices import LeadStatus

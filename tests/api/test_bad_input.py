@@ -197,6 +197,41 @@ def test_a_body_over_the_limit_is_a_413(as_user, rep, settings):
     assert not Deal.objects.exists()
 
 
+def nested(depth: int) -> str:
+    """A JSON value `depth` levels deep: depth 2 is `{"name": []}`, depth 3 `{"name": [[]]}`."""
+    return '{"name": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 100_000])
+def test_json_nested_too_deep_is_a_400_even_anonymous_on_the_token_endpoint(api, depth):
+    # The token endpoint is the one anyone may post to; 1,000 levels was a RecursionError.
+    response = post(api, url("api-token"), nested(depth))
+    assert response.status_code == 400
+    assert response.json() == {"detail": "JSON parse error - nested more than 32 levels deep."}
+
+
+@pytest.mark.parametrize("depth", [33, 1000])
+def test_json_nested_too_deep_is_a_400_for_a_signed_in_rep(as_user, rep, depth):
+    response = post(as_user(rep), url("deal-list"), nested(depth))
+    assert response.status_code == 400
+    assert response.json() == {"detail": "JSON parse error - nested more than 32 levels deep."}
+    assert not Deal.objects.exists()
+
+
+def test_json_32_levels_deep_is_parsed_and_judged_by_the_fields(as_user, rep):
+    # Depth 32 is allowed: the parser passes it on, and the serializer refuses a list name.
+    response = post(as_user(rep), url("deal-list"), nested(32))
+    assert response.status_code == 400
+    assert "name" in response.json()
+
+
+def test_an_oversized_form_post_to_the_token_endpoint_is_a_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post(api, url("api-token"), json.dumps({"username": "x" * 2000}))
+    assert response.status_code == 413
+    assert "larger than 1000 bytes" in response.json()["detail"]
+
+
 def test_errors_are_lists_of_strings_even_from_services(as_user, rep, stage):
     response = as_user(rep).post(
         url("deal-list"),

@@ -337,3 +337,39 @@ def test_a_token_signs_in(api, rep, rep_deal):
     assert api.get(url("deal-detail", rep_deal.pk)).status_code == 200
     api.credentials(HTTP_AUTHORIZATION="Token not-a-token")
     assert api.get(url("deal-detail", rep_deal.pk)).status_code == 401
+
+
+@pytest.mark.parametrize("scope", ["user", "team"])
+def test_a_kpi_scope_you_may_not_see_answers_like_one_that_does_not_exist(
+    as_user, rep, outsider_rep, other_team, scope
+):
+    """The KPI endpoint must not tell which ids exist: an invisible scope and a missing one
+    get the same 404, body included."""
+    hidden = {"user": outsider_rep.pk, "team": other_team.pk}[scope]
+    client = as_user(rep)
+    query = {"scope": scope, "start": "2026-01-01", "end": "2026-03-31"}
+    invisible = client.get(url("api-kpis"), {**query, "id": hidden})
+    missing = client.get(url("api-kpis"), {**query, "id": 999_999})
+    assert invisible.status_code == missing.status_code == 404
+    assert invisible.json() == missing.json() == {"detail": "No scope you may see has this id."}
+
+
+def test_the_organisation_figures_are_a_404_for_a_rep_as_the_org_page_is(as_user, client, rep):
+    response = as_user(rep).get(
+        url("api-kpis"), {"scope": "org", "start": "2026-01-01", "end": "2026-03-31"}
+    )
+    assert response.status_code == 404
+    client.force_login(rep)
+    assert client.get(url("metrics:org-dashboard")).status_code == 404
+
+
+def test_a_snapshot_you_may_not_see_answers_like_one_that_does_not_exist(
+    as_user, rep, outsider_rep
+):
+    hidden = KPISnapshotFactory(scope_kind="user", scope_id=outsider_rep.pk)
+    client = as_user(rep)
+    invisible = client.get(url("snapshot-detail", hidden.pk))
+    missing = client.get(url("snapshot-detail", 999_999))
+    assert invisible.status_code == missing.status_code == 404
+    assert invisible.json() == missing.json()
+    assert client.get(url("snapshot-list"), {"id": outsider_rep.pk}).json()["count"] == 0

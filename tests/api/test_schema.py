@@ -2,6 +2,7 @@
 parameter described."""
 
 import json
+from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -150,3 +151,28 @@ def test_an_unknown_api_url_is_a_json_404(as_user, rep):
         assert response.status_code == 404, path
         assert response["Content-Type"] == "application/json"
         assert "detail" in response.json()
+
+
+@pytest.mark.django_db
+def test_the_schema_is_for_signed_in_callers_only(api, rep):
+    anonymous = api.get(url("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"] == "Token"
+    assert "paths" not in anonymous.content.decode()
+    token = api.post(url("api-token"), {"username": "rep", "password": "pw-for-tests-1"})
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
+    served = api.get(url("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert served.status_code == 200
+    assert "/api/v1/deals/" in served.json()["paths"]
+
+
+@pytest.mark.django_db
+def test_the_docs_page_sends_an_anonymous_visitor_to_the_login_page(client, rep):
+    for query in ["", "?script="]:  # the page and its start-up script
+        response = client.get(url("api-docs") + query)
+        assert response.status_code == 302
+        assert response["Location"] == "/login/?next=" + quote(url("api-docs") + query)
+    client.force_login(rep)
+    page = client.get(url("api-docs"))
+    assert page.status_code == 200
+    assert b"swagger" in page.content.lower()

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from rest_framework import serializers
 
-from .api_errors import MAX_ID
+from .errors import MAX_ID
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 

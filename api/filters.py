@@ -10,7 +10,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
 
-from .api_errors import MAX_ID
+from .errors import MAX_ID
 
 # Days this close to the ends of the calendar mean "no bound": the instants around them
 # do not exist in every time zone, and nothing is stored there.

@@ -1,10 +1,10 @@
 """The OpenAPI schema's error responses: every operation lists what it can answer besides
-success, with the shapes of salesperf/api_errors.py."""
+success, with the shapes of api/errors.py."""
 
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent, force_instance
 
-from .api_errors import RejectUnknownFieldsMixin
+from .errors import RejectUnknownFieldsMixin
 
 _MESSAGES = {"type": "array", "items": {"type": "string"}}
 

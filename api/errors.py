@@ -2,7 +2,7 @@
 
 Every refusal is JSON. A 400 names the fields it is about (`{"amount": ["…"]}`, with
 `non_field_errors` for the body as a whole); every other error is `{"detail": "…"}`.
-docs/api.md describes both; salesperf/api_schema.py puts them in the OpenAPI schema.
+docs/api.md describes both; api/schema.py puts them in the OpenAPI schema.
 """
 
 import logging
@@ -14,7 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,11 +49,35 @@ class ValueOutOfRange(APIException):
     default_code = "out_of_range"
 
 
-class LimitedJSONParser(JSONParser):
-    """JSON, at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes of it.
+# The deepest JSON body the API parses. No endpoint takes more than 2 levels; 32 leaves room
+# for any future one. Deeper was a 500 (RecursionError at ~1,000 levels), even anonymous.
+MAX_JSON_DEPTH = 32
+TOO_DEEP = f"JSON parse error - nested more than {MAX_JSON_DEPTH} levels deep."
 
-    Django checks that limit only when a view reads request.body or request.POST; DRF's
-    parsers read the stream directly, so without this a client could post any size.
+
+def _too_deep(data: Any) -> bool:
+    """Whether parsed JSON nests lists and objects more than MAX_JSON_DEPTH levels; walked
+    with a stack, not recursion, so the check itself cannot overflow."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return True
+        stack.extend((item, depth + 1) for item in value if isinstance(item, dict | list))
+    return False
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON, at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes and MAX_JSON_DEPTH levels of it.
+
+    Django checks the size only when a view reads request.body or request.POST; DRF's
+    parsers read the stream directly, so without this a client could post any size. Too
+    deep is a 400 `{detail}` like any other unparsable body; too big stays a 413, the
+    status a proxy's body limit answers too (docs/api.md).
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -67,7 +91,14 @@ class LimitedJSONParser(JSONParser):
                 length = 0
             if length > limit:
                 raise RequestTooLarge()
-        return super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            # The decoder guards its own recursion: this is raised cleanly, stack intact.
+            raise ParseError(TOO_DEEP) from None
+        if _too_deep(data):
+            raise ParseError(TOO_DEEP)
+        return data
 
 
 def _as_lists(detail: Any) -> Any:
