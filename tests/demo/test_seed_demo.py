@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import Team, User
+from demo.builder import AMOUNT_RANGE, LOST_REASONS, DemoAlreadyLoaded, build_demo_organisation
 from metrics.choices import PeriodKind, TargetMetric
-from metrics.demo import AMOUNT_RANGE, LOST_REASONS, DemoAlreadyLoaded, build_demo_organisation
 from metrics.models import Target
 from periods.calendar import period_end, period_start
 from pipeline.choices import LeadStatus, StageKind
