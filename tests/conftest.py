@@ -5,9 +5,22 @@ in the sibling team; `manager` manages the rep's team only; `region_manager` the
 import importlib
 
 import pytest
+from django.test import override_settings
 
 from accounts.choices import Role
 from tests.factories import TeamFactory, UserFactory
+
+# Every test hashes with MD5: each persona and factory user hashes a password, and the
+# production hasher (PBKDF2, 1,000,000 rounds, slow on purpose) took a second of CPU for
+# every few of them. tests/security/test_passwords.py checks the production hasher itself.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher():
+    # override_settings sends setting_changed, which empties Django's cache of hashers.
+    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        yield
 
 
 @pytest.fixture(autouse=True)

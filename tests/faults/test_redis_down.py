@@ -49,7 +49,6 @@ def redis_down(settings, monkeypatch):
 @pytest.fixture
 def upload_big_file(client, admin_user, rep, settings, django_capture_on_commit_callbacks):
     settings.IMPORT_INLINE_MAX_BYTES = 10  # every file goes to a worker
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     client.force_login(admin_user)
 
     def upload():
