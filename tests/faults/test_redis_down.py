@@ -14,7 +14,7 @@ from pipeline.import_jobs import WAITING_FOR_BROKER, import_jobs_requeue
 from pipeline.models import ImportJob
 from pipeline.tasks import import_csv_task, requeue_waiting_imports_task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.fault, pytest.mark.django_db]
 
 HEADER = (
     "external_id,name,company,owner,stage,amount,created_at,closed_at,"
