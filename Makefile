@@ -16,13 +16,13 @@ SLOW_MARKERS := load fault tour
 space := $(subst ,, )
 SLOW_SELECTION := $(subst $(space), or ,$(SLOW_MARKERS))
 
-.PHONY: run test test-slow install lint format check migrate seed clean
+.PHONY: run test test-slow install lint format check typecheck migrate seed clean
 
 run: install migrate
 	$(BIN)/python manage.py seed_demo --if-empty --password "$(DEMO_PASSWORD)"
 	bin/run-embedded
 
-test: install lint check
+test: install lint check typecheck
 	$(BIN)/python -m pytest -m "not ($(SLOW_SELECTION))" $(PYTEST_ARGS)
 
 # pytest exits 5 when the selection is empty, and --require-marker fails the run when one
@@ -57,6 +57,10 @@ format:
 check:
 	$(BIN)/python manage.py check --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# mypy with the django-stubs and DRF plugins; strictness per module in pyproject.toml.
+typecheck:
+	$(BIN)/mypy .
 
 migrate:
 	$(BIN)/python manage.py migrate --noinput

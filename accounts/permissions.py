@@ -1,22 +1,48 @@
 """Who may see what: the role rules of DESIGN.md as pure predicates."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
 from .choices import Role
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
-def is_admin(user) -> bool:
+    from .models import User  # models import this module's callers, not the reverse
+
+
+class OwnedByTeam(Protocol):
+    """A deal or a lead: an owner and the team it counts for."""
+
+    team_id: int | None
+    owner_id: int
+
+    @property
+    def owner(self) -> User: ...
+
+
+def is_admin(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and (user.is_superuser or user.role == Role.ADMIN))
 
 
-def is_manager(user) -> bool:
+def is_manager(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.role == Role.MANAGER)
 
 
-def can_manage_targets(user) -> bool:
+def can_manage_targets(user: User | AnonymousUser) -> bool:
     """Managers set their tree's targets, admins everyone's; reps none."""
     return is_admin(user) or is_manager(user)
 
 
-def can_view_scope(user, *, kind: str, scope_id: int | None, team_ids, scope_team_id=None) -> bool:
+def can_view_scope(
+    user: User | AnonymousUser,
+    *,
+    kind: str,
+    scope_id: int | None,
+    team_ids: set[int] | None,
+    scope_team_id: int | None = None,
+) -> bool:
     """May `user` see the figures of a scope? `team_ids` is visible_team_ids(user) (None:
     all); `scope_team_id` is the team of a user scope. The organisation is for admins; a
     team for its managers up the tree; a user for themselves and their managers."""
@@ -29,7 +55,7 @@ def can_view_scope(user, *, kind: str, scope_id: int | None, team_ids, scope_tea
     return scope_id == user.pk or scope_team_id in team_ids
 
 
-def _manages_owner_or_team(user, obj, team_ids) -> bool:
+def _manages_owner_or_team(user: User, obj: OwnedByTeam, team_ids: set[int] | None) -> bool:
     """Does a manager's team tree hold the object's owner or the team it counts for?"""
     if team_ids is None:
         from .selectors import managed_team_ids  # selectors import this module
@@ -38,7 +64,9 @@ def _manages_owner_or_team(user, obj, team_ids) -> bool:
     return obj.team_id in team_ids or obj.owner.team_id in team_ids
 
 
-def can_edit_deal(user, deal, *, team_ids: set[int] | None = None) -> bool:
+def can_edit_deal(
+    user: User | AnonymousUser, deal: OwnedByTeam, *, team_ids: set[int] | None = None
+) -> bool:
     """Reps edit their own deals, managers those of their team tree, admins all.
 
     Views load the deal through Deal.objects.visible_to(user) first, so an invisible deal
@@ -53,7 +81,9 @@ def can_edit_deal(user, deal, *, team_ids: set[int] | None = None) -> bool:
     return is_manager(user) and _manages_owner_or_team(user, deal, team_ids)
 
 
-def can_edit_lead(user, lead, *, team_ids: set[int] | None = None) -> bool:
+def can_edit_lead(
+    user: User | AnonymousUser, lead: OwnedByTeam, *, team_ids: set[int] | None = None
+) -> bool:
     """The rule of deals: the owner, a manager of the owner's team tree, an admin."""
     if not user.is_authenticated:
         return False

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
 from .models import Team, User
@@ -34,7 +35,7 @@ def team_tree_ids(
     return found
 
 
-def managed_team_ids(*, user) -> set[int]:
+def managed_team_ids(*, user: User) -> set[int]:
     """Teams a manager sees: the teams they manage and their own team, with sub-teams."""
     roots = set(Team.objects.filter(manager=user).values_list("id", flat=True))
     if user.team_id:
@@ -42,8 +43,10 @@ def managed_team_ids(*, user) -> set[int]:
     return team_tree_ids(root_ids=roots)
 
 
-def visible_team_ids(*, user) -> set[int] | None:
+def visible_team_ids(*, user: User | AnonymousUser) -> set[int] | None:
     """Teams whose figures the user may see; None means every team (admins)."""
+    if not user.is_authenticated:
+        return set()
     if is_admin(user):
         return None
     if is_manager(user):
@@ -51,7 +54,7 @@ def visible_team_ids(*, user) -> set[int] | None:
     return set()
 
 
-def visible_users(*, user) -> QuerySet[User]:
+def visible_users(*, user: User) -> QuerySet[User]:
     """Users a person may look up: admins everyone, managers their teams' people and
     themselves, reps themselves."""
     team_ids = visible_team_ids(user=user)
@@ -60,7 +63,7 @@ def visible_users(*, user) -> QuerySet[User]:
     return User.objects.filter(Q(pk=user.pk) | Q(team_id__in=team_ids))
 
 
-def visible_teams(*, user) -> QuerySet[Team]:
+def visible_teams(*, user: User) -> QuerySet[Team]:
     """Teams a person may look up: admins all, managers their tree, reps their own."""
     team_ids = visible_team_ids(user=user)
     if team_ids is None:

@@ -2,12 +2,13 @@
 
 from django.db.models import Q, QuerySet
 
+from accounts.models import User
 from accounts.selectors import visible_team_ids
 
 from .models import Target
 
 
-def visible_targets(*, user) -> QuerySet[Target]:
+def visible_targets(*, user: User) -> QuerySet[Target]:
     """Targets a person may read: admins all; managers those of their team tree and of the
     people in it; reps their own and their team's."""
     team_ids = visible_team_ids(user=user)

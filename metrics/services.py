@@ -5,12 +5,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.permissions import is_admin, is_manager
 from accounts.selectors import managed_team_ids
 from periods.calendar import is_period_start, period_end, period_start
@@ -24,7 +24,7 @@ UNIQUE_FIELDS = ["date", "scope_kind", "scope_id", "period_kind", "period_start"
 
 def _snapshot_rows(day: dt.date, computed_at: dt.datetime) -> Iterator[KPISnapshot]:
     as_of = end_of_day(day)
-    user_ids = list(get_user_model().objects.order_by("pk").values_list("pk", flat=True))
+    user_ids = list(User.objects.order_by("pk").values_list("pk", flat=True))
     for kind in PeriodKind.values:
         start = period_start(day, kind)
         scopes: list[tuple[str, int, KPIs]] = [
@@ -122,11 +122,15 @@ class TargetCell:
     metric: str = TargetMetric.REVENUE
 
     @property
-    def key(self) -> tuple[int | None, int | None, str, str, dt.date]:
+    def key(self) -> "TargetKey":
         return (self.user_id, self.team_id, self.metric, self.period_kind, self.period_start)
 
 
-def _target_key(target: Target | TargetChange) -> tuple:
+# (user id, team id, metric, period kind, period start): one target cell.
+TargetKey = tuple[int | None, int | None, str, str, dt.date]
+
+
+def _target_key(target: Target | TargetChange) -> TargetKey:
     return (target.user_id, target.team_id, target.metric, target.period_kind, target.period_start)
 
 
@@ -146,7 +150,7 @@ def _validate_target_cells(cells: list[TargetCell]) -> None:
             raise ValidationError(f"{value} is not a valid target.")
 
 
-def _check_may_set_targets(by, cells: list[TargetCell]) -> None:
+def _check_may_set_targets(by: User, cells: list[TargetCell]) -> None:
     """Admins set every target; a manager those of the teams of their tree and of the people
     in them (accounts.selectors.managed_team_ids); nobody else any."""
     if is_admin(by):
@@ -156,14 +160,12 @@ def _check_may_set_targets(by, cells: list[TargetCell]) -> None:
     tree = managed_team_ids(user=by)
     team_ids = {cell.team_id for cell in cells if cell.team_id is not None}
     user_ids = {cell.user_id for cell in cells if cell.user_id is not None}
-    teams_of_users = dict(
-        get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "team_id")
-    )
+    teams_of_users = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "team_id"))
     if team_ids - tree or any(teams_of_users.get(pk) not in tree for pk in user_ids):
         raise PermissionDenied("A target outside your teams.")
 
 
-def _record_target_history(changes: list[tuple[str, Target]], by, at) -> None:
+def _record_target_history(changes: list[tuple[str, Target]], by: User, at: dt.datetime) -> None:
     """The audit rows of targets written in bulk ("+" created, "~" changed): one insert."""
     history = Target.history.model
     rows = [
@@ -178,7 +180,7 @@ def _record_target_history(changes: list[tuple[str, Target]], by, at) -> None:
     history.objects.bulk_create(rows, batch_size=500)
 
 
-def targets_set(*, by, changes: Iterable[TargetCell]) -> int:
+def targets_set(*, by: User, changes: Iterable[TargetCell]) -> int:
     """Set many targets at once, all or nothing: create, update, or delete (value None) each
     cell, and write one TargetChange per cell whose value actually changes. Cells equal to
     what is stored write nothing. Returns the number of targets changed.
@@ -216,6 +218,7 @@ def targets_set(*, by, changes: Iterable[TargetCell]) -> int:
             if old == new:
                 continue
             if target is None:
+                assert new is not None  # old is None here, and new differs from it
                 created.append(
                     Target(
                         user_id=cell.user_id,
