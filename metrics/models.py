@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +11,9 @@ from simple_history.models import HistoricalRecords
 from periods.calendar import is_period_start, period_end
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class Target(models.Model):
@@ -43,6 +47,8 @@ class Target(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
+    # Who the next history row names, when a service knows it (django-simple-history's hook).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["-period_start", "period_kind"]

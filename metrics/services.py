@@ -5,13 +5,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.access import Capability, can, can_set_targets
+from accounts.models import User
 from periods.calendar import is_period_start, period_end, period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
@@ -23,7 +23,7 @@ UNIQUE_FIELDS = ["date", "scope_kind", "scope_id", "period_kind", "period_start"
 
 def _snapshot_rows(day: dt.date, computed_at: dt.datetime) -> Iterator[KPISnapshot]:
     as_of = end_of_day(day)
-    user_ids = list(get_user_model().objects.order_by("pk").values_list("pk", flat=True))
+    user_ids = list(User.objects.order_by("pk").values_list("pk", flat=True))
     for kind in PeriodKind.values:
         start = period_start(day, kind)
         scopes: list[tuple[str, int, KPIs]] = [
@@ -121,11 +121,15 @@ class TargetCell:
     metric: str = TargetMetric.REVENUE
 
     @property
-    def key(self) -> tuple[int | None, int | None, str, str, dt.date]:
+    def key(self) -> "TargetKey":
         return (self.user_id, self.team_id, self.metric, self.period_kind, self.period_start)
 
 
-def _target_key(target: Target | TargetChange) -> tuple:
+# (user id, team id, metric, period kind, period start): one target cell.
+TargetKey = tuple[int | None, int | None, str, str, dt.date]
+
+
+def _target_key(target: Target | TargetChange) -> TargetKey:
     return (target.user_id, target.team_id, target.metric, target.period_kind, target.period_start)
 
 
@@ -145,7 +149,7 @@ def _validate_target_cells(cells: list[TargetCell]) -> None:
             raise ValidationError(f"{value} is not a valid target.")
 
 
-def _check_may_set_targets(by, cells: list[TargetCell]) -> None:
+def _check_may_set_targets(by: User, cells: list[TargetCell]) -> None:
     """Nothing is written unless `by` may set every cell's target (accounts.access)."""
     if not can(by, Capability.MANAGE_TARGETS):
         raise PermissionDenied("Only managers and admins set targets.")
@@ -157,7 +161,7 @@ def _check_may_set_targets(by, cells: list[TargetCell]) -> None:
         raise PermissionDenied("A target outside your teams.")
 
 
-def _record_target_history(changes: list[tuple[str, Target]], by, at) -> None:
+def _record_target_history(changes: list[tuple[str, Target]], by: User, at: dt.datetime) -> None:
     """The audit rows of targets written in bulk ("+" created, "~" changed): one insert."""
     history = Target.history.model
     rows = [
@@ -172,7 +176,7 @@ def _record_target_history(changes: list[tuple[str, Target]], by, at) -> None:
     history.objects.bulk_create(rows, batch_size=500)
 
 
-def targets_set(*, by, changes: Iterable[TargetCell]) -> int:
+def targets_set(*, by: User, changes: Iterable[TargetCell]) -> int:
     """Set many targets at once, all or nothing: create, update, or delete (value None) each
     cell, and write one TargetChange per cell whose value actually changes. Cells equal to
     what is stored write nothing. Returns the number of targets changed.
@@ -210,6 +214,7 @@ def targets_set(*, by, changes: Iterable[TargetCell]) -> int:
             if old == new:
                 continue
             if target is None:
+                assert new is not None  # old is None here, and new differs from it
                 created.append(
                     Target(
                         user_id=cell.user_id,

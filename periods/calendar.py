@@ -57,7 +57,8 @@ def child_periods(kind: str, start: dt.date) -> list[tuple[str, dt.date]]:
     child = CHILD_KIND.get(PeriodKind(kind))
     if child is None:
         return []
-    periods, day, end = [], start, period_end(start, kind)
+    periods: list[tuple[str, dt.date]] = []
+    day, end = start, period_end(start, kind)
     while day <= end:
         periods.append((child, day))
         day = period_end(day, child) + dt.timedelta(days=1)

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +11,9 @@ from simple_history.models import HistoricalRecords
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
 from .querysets import DealManager, DealQuerySet, LeadManager, LeadQuerySet
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class Company(models.Model):
@@ -114,6 +118,8 @@ class Lead(models.Model):
     objects = LeadManager()
     all_objects = LeadQuerySet.as_manager()
     history = HistoricalRecords()
+    # Who the next history row names, when a service knows it (django-simple-history's hook).
+    _history_user: "User | None"
 
     class Meta:
         ordering = ["-created_at"]
@@ -276,6 +282,7 @@ class Deal(models.Model):
     objects = DealManager()
     all_objects = DealQuerySet.as_manager()
     history = HistoricalRecords(excluded_fields=["updated_at"])
+    _history_user: "User | None"  # see Lead
 
     class Meta:
         ordering = ["-created_at"]

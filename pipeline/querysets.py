@@ -1,6 +1,8 @@
 """Chainable scopes for leads and deals; every read starts from visible_to(user), which is
 accounts.access.restrict."""
 
+from typing import Self
+
 from django.db import models
 from django.db.models import Q
 
@@ -10,10 +12,10 @@ from .choices import StageKind
 
 
 class SoftDeleteQuerySet(models.QuerySet):
-    def alive(self):
+    def alive(self) -> Self:
         return self.filter(deleted_at__isnull=True)
 
-    def deleted(self):
+    def deleted(self) -> Self:
         return self.filter(deleted_at__isnull=False)
 
 
@@ -60,14 +62,20 @@ class DealQuerySet(SoftDeleteQuerySet):
         return self.filter(stage__kind=StageKind.LOST)
 
 
-class LeadManager(models.Manager.from_queryset(LeadQuerySet)):
+# Module-level bases: the form django-stubs understands, so `Deal.objects.visible_to(...)`
+# is typed as the queryset it returns.
+_LeadManagerBase = models.Manager.from_queryset(LeadQuerySet)
+_DealManagerBase = models.Manager.from_queryset(DealQuerySet)
+
+
+class LeadManager(_LeadManagerBase):
     """The default manager: soft-deleted leads do not exist for pages, API, exports, KPIs."""
 
     def get_queryset(self) -> LeadQuerySet:
         return super().get_queryset().alive()
 
 
-class DealManager(models.Manager.from_queryset(DealQuerySet)):
+class DealManager(_DealManagerBase):
     """The default manager: soft-deleted deals do not exist for pages, API, exports, KPIs."""
 
     def get_queryset(self) -> DealQuerySet:

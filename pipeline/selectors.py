@@ -1,14 +1,15 @@
 """Reads about pipelines and stages, and the reads of the deal and lead pages."""
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, Protocol
 
-from django.contrib.auth import get_user_model
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Field, Manager, QuerySet, Sum
 from django.utils import timezone
 
-from accounts.models import Team
+from accounts.models import Team, User
 
 from .choices import StageKind
 from .models import Company, Deal, Lead, LeadSource, Pipeline, Product, Stage, StageChange
@@ -20,16 +21,12 @@ def default_pipeline() -> Pipeline:
 
 def first_open_stage() -> Stage:
     """The first open stage of the default pipeline, where new deals start."""
-    return (
-        Stage.objects.filter(pipeline__is_default=True, kind=StageKind.OPEN)
-        .order_by("order")
-        .first()
-    )
+    return Stage.objects.filter(pipeline__is_default=True, kind=StageKind.OPEN).earliest("order")
 
 
 def stage_by_kind(kind: str) -> Stage:
     """The won (or lost) stage of the default pipeline."""
-    return Stage.objects.filter(pipeline__is_default=True, kind=kind).order_by("order").first()
+    return Stage.objects.filter(pipeline__is_default=True, kind=kind).earliest("order")
 
 
 def stages_for_filters() -> QuerySet[Stage]:
@@ -52,7 +49,7 @@ def closing_stage(*, pipeline_id: int, kind: str) -> Stage | None:
     return Stage.objects.filter(pipeline_id=pipeline_id, kind=kind).order_by("order").first()
 
 
-def deal_list_for(*, user) -> QuerySet[Deal]:
+def deal_list_for(*, user: User) -> QuerySet[Deal]:
     """The deals a user can see, with what a list row shows, newest first."""
     return (
         Deal.objects.visible_to(user)
@@ -61,7 +58,7 @@ def deal_list_for(*, user) -> QuerySet[Deal]:
     )
 
 
-def deal_for_page(*, user, pk: int) -> Deal | None:
+def deal_for_page(*, user: User, pk: int) -> Deal | None:
     """One deal the user can see, with what its page shows; None when invisible or absent."""
     return (
         Deal.objects.visible_to(user)
@@ -138,7 +135,7 @@ def deal_change_history(*, deal: Deal, limit: int = DEAL_HISTORY_LIMIT) -> list[
                 changes=[
                     FieldChange(
                         field=change.field,
-                        label=str(Deal._meta.get_field(change.field).verbose_name).capitalize(),
+                        label=_label(change.field),
                         old=_shown(change.field, change.old, names),
                         new=_shown(change.field, change.new, names),
                     )
@@ -150,7 +147,28 @@ def deal_change_history(*, deal: Deal, limit: int = DEAL_HISTORY_LIMIT) -> list[
     return entries
 
 
-def _history_kind(record, previous) -> str:
+class HistoryRecord(Protocol):
+    """What the history panel reads of a saved version (django-simple-history's row)."""
+
+    history_type: str
+    deleted_at: dt.datetime | None
+
+
+class FieldDelta(Protocol):
+    """One field of simple-history's diff between two versions."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+def _label(field_name: str) -> str:
+    model_field = Deal._meta.get_field(field_name)
+    name = model_field.verbose_name if isinstance(model_field, Field) else field_name
+    return str(name).capitalize()
+
+
+def _history_kind(record: HistoryRecord, previous: HistoryRecord | None) -> str:
     if record.history_type == "+":
         return "created"
     if previous is None:
@@ -166,9 +184,9 @@ def _history_kind(record, previous) -> str:
     return "changed"
 
 
-_RELATED = {
+_RELATED: dict[str, Manager[Any] | QuerySet[Any]] = {
     "stage": Stage.objects,
-    "owner": get_user_model().objects,
+    "owner": User.objects,
     "company": Company.objects,
     "product": Product.objects,
     "team": Team.objects,
@@ -176,7 +194,7 @@ _RELATED = {
 }
 
 
-def _related_names(changes) -> dict[str, dict[int, str]]:
+def _related_names(changes: Iterable[FieldDelta]) -> dict[str, dict[int, str]]:
     """Names of the related rows the changes point at: one query per kind of row."""
     wanted: dict[str, set[int]] = {}
     for change in changes:
@@ -191,11 +209,12 @@ def _related_names(changes) -> dict[str, dict[int, str]]:
     }
 
 
-def _shown(field_name: str, value, names: dict[str, dict[int, str]]) -> str | None:
+def _shown(field_name: str, value: object, names: dict[str, dict[int, str]]) -> str | None:
     if value is None or value == "":
         return None
     if field_name in _RELATED:
-        return names.get(field_name, {}).get(value, f"#{value}")
+        known = names.get(field_name, {})
+        return known[value] if isinstance(value, int) and value in known else f"#{value}"
     if isinstance(value, dt.datetime):
         return timezone.localtime(value).isoformat(timespec="minutes")
     return str(value)
@@ -217,7 +236,7 @@ class BoardColumn:
         return max(self.count - len(self.deals), 0)
 
 
-def deal_board_for(*, user, per_column: int = 50) -> list[BoardColumn]:
+def deal_board_for(*, user: User, per_column: int = 50) -> list[BoardColumn]:
     """The open deals a user can see, by stage of the default pipeline.
 
     Bounded at any size: one query for the stages, one grouped query for every column's
@@ -254,7 +273,7 @@ def deal_board_for(*, user, per_column: int = 50) -> list[BoardColumn]:
     return columns
 
 
-def lead_list_for(*, user) -> QuerySet[Lead]:
+def lead_list_for(*, user: User) -> QuerySet[Lead]:
     """The leads a user can see, with what a list row shows, newest first."""
     return (
         Lead.objects.visible_to(user)
@@ -263,7 +282,7 @@ def lead_list_for(*, user) -> QuerySet[Lead]:
     )
 
 
-def lead_for_page(*, user, pk: int) -> Lead | None:
+def lead_for_page(*, user: User, pk: int) -> Lead | None:
     """One lead the user can see, with its company and owner; None when invisible."""
     return (
         Lead.objects.visible_to(user).select_related("company", "owner", "source").filter(pk=pk)

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.access import Capability, can
+from accounts.models import User
 
 from .choices import LeadStatus, StageKind
 from .models import Company, Deal, Lead, Stage, StageChange
@@ -37,7 +38,7 @@ class DealConflict(ValidationError):
         )
 
 
-def _set_history_user(obj: Deal | Lead, by) -> None:
+def _set_history_user(obj: Deal | Lead, by: User | None) -> None:
     # The middleware names the user of a web request; a command or a task has none.
     if by is not None:
         obj._history_user = by
@@ -58,7 +59,7 @@ def _lock_deal(pk: int, *, expected_version: int | None) -> Deal:
 def deal_save(
     *,
     deal: Deal,
-    by=None,
+    by: User | None = None,
     at: dt.datetime | None = None,
     expected_version: int | None = None,
 ) -> Deal:
@@ -86,7 +87,8 @@ def deal_save(
     deal.save()
     if moved:
         if at is None:
-            at = deal.closed_at if deal.stage.kind != StageKind.OPEN else timezone.now()
+            closed = deal.closed_at if deal.stage.kind != StageKind.OPEN else None
+            at = closed or timezone.now()
         StageChange.objects.create(
             deal=deal,
             from_stage_id=previous_stage_id,
@@ -107,7 +109,7 @@ def _check_external_id_not_deleted(deal: Deal) -> None:
 
 
 @transaction.atomic
-def deal_delete(*, deal: Deal, by, expected_version: int | None = None) -> Deal:
+def deal_delete(*, deal: Deal, by: User | None, expected_version: int | None = None) -> Deal:
     """Soft-delete a deal: it vanishes from every page, list, export and KPI, and stays in
     the table (with its history) for an admin to restore. Deleting it again does nothing."""
     if by is not None and not can(by, "delete", deal):
@@ -125,7 +127,7 @@ def deal_delete(*, deal: Deal, by, expected_version: int | None = None) -> Deal:
 
 
 @transaction.atomic
-def deal_restore(*, deal: Deal, by) -> Deal:
+def deal_restore(*, deal: Deal, by: User | None) -> Deal:
     """Bring a soft-deleted deal back, as it was (admins only)."""
     if by is not None and not can(by, Capability.RESTORE_DELETED):
         raise PermissionDenied("Only an admin can restore a deal.")
@@ -143,7 +145,7 @@ def deal_move_to_stage(
     *,
     deal: Deal,
     stage: Stage,
-    by=None,
+    by: User | None = None,
     at: dt.datetime | None = None,
     amount: Decimal | None = None,
     lost_reason: str = "",
@@ -170,7 +172,7 @@ def deal_move_to_stage(
 
 
 @transaction.atomic
-def lead_save(*, lead: Lead, by=None) -> Lead:
+def lead_save(*, lead: Lead, by: User | None = None) -> Lead:
     """Validate and save a new or edited lead; a new lead counts for its owner's team."""
     if lead.team_id is None:
         lead.team_id = lead.owner.team_id
@@ -181,7 +183,7 @@ def lead_save(*, lead: Lead, by=None) -> Lead:
 
 
 @transaction.atomic
-def lead_delete(*, lead: Lead, by) -> Lead:
+def lead_delete(*, lead: Lead, by: User | None) -> Lead:
     """Soft-delete a lead: hidden everywhere (its deals stay), kept for an admin to restore."""
     if by is not None and not can(by, "delete", lead):
         raise PermissionDenied("You can see this lead but not delete it.")
@@ -194,7 +196,7 @@ def lead_delete(*, lead: Lead, by) -> Lead:
 
 
 @transaction.atomic
-def lead_restore(*, lead: Lead, by) -> Lead:
+def lead_restore(*, lead: Lead, by: User | None) -> Lead:
     """Bring a soft-deleted lead back (admins only)."""
     if by is not None and not can(by, Capability.RESTORE_DELETED):
         raise PermissionDenied("Only an admin can restore a lead.")
@@ -207,7 +209,7 @@ def lead_restore(*, lead: Lead, by) -> Lead:
 
 
 @transaction.atomic
-def lead_set_status(*, lead: Lead, status: str, reason: str = "", by=None) -> Lead:
+def lead_set_status(*, lead: Lead, status: str, reason: str = "", by: User | None = None) -> Lead:
     """Work, qualify or disqualify a lead; converting goes through lead_convert."""
     if status == LeadStatus.CONVERTED:
         raise ValidationError({"status": "Convert a lead with lead_convert, which makes its deal."})
@@ -229,7 +231,7 @@ def lead_convert(
     amount: Decimal = Decimal("0"),
     stage: Stage | None = None,
     expected_close_date: dt.date | None = None,
-    by=None,
+    by: User | None = None,
     at: dt.datetime | None = None,
 ) -> Deal:
     """Turn a lead into a deal at the first open stage (or `stage`) of the default pipeline."""

@@ -5,9 +5,41 @@ in the sibling team; `manager` manages the rep's team only; `region_manager` the
 import importlib
 
 import pytest
+from django.test import override_settings
 
 from accounts.choices import Role
 from tests.factories import TeamFactory, UserFactory
+
+# Every test hashes with MD5: each persona and factory user hashes a password, and the
+# production hasher (PBKDF2, 1,000,000 rounds, slow on purpose) took a second of CPU for
+# every few of them. tests/security/test_passwords.py checks the production hasher itself.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--require-marker",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Fail the run when no selected test carries this marker (make test-slow).",
+    )
+
+
+def pytest_collection_finish(session):
+    """`make test-slow` selects the load, fault and tour tests by marker; a suite whose
+    marker was lost would otherwise leave the run green with fewer tests."""
+    selected = {mark.name for item in session.items for mark in item.iter_markers()}
+    missing = [name for name in session.config.getoption("require_marker") if name not in selected]
+    if missing:
+        pytest.exit(f"no selected test is marked {', '.join(missing)}", returncode=4)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher():
+    # override_settings sends setting_changed, which empties Django's cache of hashers.
+    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -86,13 +86,6 @@ def south_manager(other_team):
     return user
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """The personas' passwords are hashed on creation; the real hasher's 1M rounds would
-    dominate these tests' time, and no API test signs in with a password."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def pytest_terminal_summary(terminalreporter):
     """How much the schemathesis run did, when it ran."""
     module = sys.modules.get("tests.api.test_schemathesis")

@@ -1,6 +1,9 @@
 """A real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright against
 pytest-django's live server. In CI (CI=true) a missing browser fails the run; on a
-developer machine without Chromium these tests are skipped with the reason."""
+developer machine without Chromium these tests are skipped with the reason.
+
+Quick checks (log in, a refused deal, one flow) run in `make test`; a test that walks many
+pages is marked `tour` and runs in `make test-slow`."""
 
 import os
 from pathlib import Path

@@ -69,6 +69,7 @@ def visit(page, live_server, watch: Watch, path: str) -> list[str]:
     return problems
 
 
+@pytest.mark.tour
 def test_every_page_obeys_the_content_security_policy(
     live_server, page, rep, other_rep, manager, team, admin_user
 ):

@@ -111,6 +111,7 @@ def test_a_rep_cannot_open_another_reps_deal(live_server, page, rep, other_rep):
     assert response.status == 404
 
 
+@pytest.mark.tour
 def test_every_dashboard_at_laptop_and_phone_width(
     live_server, page, rep, manager, team, admin_user
 ):

@@ -14,7 +14,7 @@ from pipeline.import_jobs import WAITING_FOR_BROKER, import_jobs_requeue
 from pipeline.models import ImportJob
 from pipeline.tasks import import_csv_task, requeue_waiting_imports_task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.fault, pytest.mark.django_db]
 
 HEADER = (
     "external_id,name,company,owner,stage,amount,created_at,closed_at,"
@@ -49,7 +49,6 @@ def redis_down(settings, monkeypatch):
 @pytest.fixture
 def upload_big_file(client, admin_user, rep, settings, django_capture_on_commit_callbacks):
     settings.IMPORT_INLINE_MAX_BYTES = 10  # every file goes to a worker
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     client.force_login(admin_user)
 
     def upload():

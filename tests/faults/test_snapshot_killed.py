@@ -17,6 +17,8 @@ from tests.factories import DealFactory, default_stage
 from tests.metrics.conftest import org  # noqa: F401  (the fixture)
 from tests.metrics.test_worker import worker_database_url
 
+pytestmark = pytest.mark.fault
+
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 3, 31)
 

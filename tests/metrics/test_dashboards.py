@@ -31,12 +31,6 @@ Q1_CUSTOM = "?period=custom&start=2026-01-01&end=2026-03-31"
 Q1_QUARTER = "?period=quarter&start=2026-01-01"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The personas' passwords are hashed on creation; the real hasher is slow on purpose.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def frozen():
     with time_machine.travel(AS_OF, tick=False):

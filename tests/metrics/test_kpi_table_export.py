@@ -17,11 +17,6 @@ Q1 = {"period": "quarter", "start": "2026-01-01"}
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _as_of():
     with time_machine.travel(AS_OF, tick=False):
         yield

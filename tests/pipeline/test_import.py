@@ -73,11 +73,6 @@ def state() -> dict:
     }
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def existing(rep):
     """A deal already imported as D-OLD, in Proposal."""

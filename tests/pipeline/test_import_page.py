@@ -28,11 +28,6 @@ def good_row(external_id: str = "X-1", owner: str = "rep") -> str:
     return f"{external_id},Acme deal,Acme,{owner},Won,1500,2026-01-05,2026-02-01,,Web,\n"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def eager_celery():
     celery_app.conf.task_always_eager = True

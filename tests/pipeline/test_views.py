@@ -36,13 +36,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 SIZES = pytest.mark.parametrize("size", [1, 30])
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The persona factories hash a password each; the default hasher is slow on purpose
-    and would take most of this module's time. force_login never checks it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def other_manager(other_team):
     """The manager of the sibling team: sees none of the rep's team's rows."""

@@ -1,11 +1,15 @@
-"""Django's password validators guard every form that sets a password (min length 10)."""
+"""Django's password validators guard every form that sets a password (min length 10), and
+production stores passwords with PBKDF2 (the suite itself hashes with MD5, tests/conftest.py)."""
 
 import re
 
 import pytest
-from django.conf import settings
+from django.conf import global_settings, settings
 from django.core import mail
 from django.urls import reverse
+
+import salesperf.settings as production_settings
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +59,24 @@ def test_the_password_reset_form_takes_a_strong_password(client, rep):
     assert response["Location"] == reverse("password_reset_complete")
     rep.refresh_from_db()
     assert rep.check_password("kettle-orbit-77-lamp")
+
+
+def test_production_stores_passwords_with_pbkdf2_at_a_million_rounds(client, rep, settings):
+    # salesperf.settings names no hashers, so production runs Django's default list.
+    settings.PASSWORD_HASHERS = getattr(
+        production_settings, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS
+    )
+    rep.set_password("kettle-orbit-77-lamp")
+    rep.save()
+    algorithm, iterations, _salt, _digest = rep.password.split("$")
+    assert (algorithm, int(iterations)) == ("pbkdf2_sha256", 1_000_000)
+    response = client.post(
+        reverse("login"), {"username": "rep", "password": "kettle-orbit-77-lamp"}
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("metrics:my-performance")).status_code == 200
+
+
+def test_the_suite_hashes_with_md5_which_production_never_uses():
+    assert UserFactory.build().password.startswith("md5$")
+    assert "MD5PasswordHasher" not in str(global_settings.PASSWORD_HASHERS)

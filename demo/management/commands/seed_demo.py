@@ -3,7 +3,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from metrics.demo import (
+from demo.builder import (
     DEFAULT_PASSWORD,
     DEFAULT_SEED,
     DemoError,
