@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
@@ -213,7 +213,7 @@ def get_visible_or_404(queryset: QuerySet[M], user: Any, action: str = VIEW, /, 
     action than "view", PermissionDenied (403) when they may see it but not do that."""
     try:
         obj = restrict(queryset, user, VIEW).get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError) as error:
+    except (ObjectDoesNotExist, ValueError, TypeError) as error:
         raise Http404(f"No {queryset.model._meta.verbose_name} matches.") from error
     if action != VIEW and not can(user, action, obj):
         raise PermissionDenied(
@@ -236,6 +236,7 @@ def scope_or_404(user: Any, kind: str, scope_id: int | None) -> Team | User | No
         if not _has(user, Capability.SEE_ORG):
             raise Http404(NO_SUCH_SCOPE)
         return None
+    rows: QuerySet[Any]
     if kind == "team":
         teams = visible_team_ids(user)
         rows = Team.objects.select_related("manager", "parent")

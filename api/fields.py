@@ -38,6 +38,7 @@ class RelatedIdField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset()
+        assert queryset is not None, "RelatedIdField needs a queryset"
         if self.scope is None:
             return queryset
         scoped = self.scope(user=self.context["request"].user)

@@ -3,7 +3,7 @@ endpoint) and each app's pages."""
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -40,7 +40,7 @@ router.register("users", UserViewSet, basename="user")
 router.register("targets", TargetViewSet, basename="target")
 router.register("snapshots", SnapshotViewSet, basename="snapshot")
 
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", obtain_token, name="api-token"),
     path("kpis/", KPIView.as_view(), name="api-kpis"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
