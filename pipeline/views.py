@@ -27,7 +27,7 @@ from accounts.permissions import can_edit_deal, can_edit_lead, is_admin, is_mana
 from accounts.selectors import managed_team_ids
 
 from .choices import LeadStatus, StageKind
-from .filters import DealFilter, LeadFilter
+from .filters import Column, DealFilter, LeadFilter
 from .forms import (
     LOST_REASONS,
     DealCloseForm,
@@ -63,25 +63,9 @@ from .services import (
 )
 
 PAGE_SIZE = 25
+# Query parameters that order or page a list rather than narrow it.
+_NOT_FILTERS = ("page", "sort", "ordering")
 BOARD_CARDS_PER_COLUMN = 50
-
-DEAL_COLUMNS = [
-    ("name", "Deal", ""),
-    ("company", "Company", ""),
-    ("owner", "Owner", "team-only"),
-    ("stage", "Stage", ""),
-    ("amount", "Amount", "num"),
-    ("expected_close_date", "Expected close", "hide-sm"),
-    ("closed_at", "Closed", "hide-sm"),
-]
-LEAD_COLUMNS = [
-    ("company", "Lead", ""),
-    ("owner", "Owner", "team-only"),
-    ("source", "Source", "hide-sm"),
-    ("status", "Status", ""),
-    ("created_at", "Added", "hide-sm"),
-]
-UNSORTABLE = {"source"}
 
 
 # --- Helpers ----------------------------------------------------------------------------
@@ -156,14 +140,16 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _sort_headers(columns, current: str, *, team: bool) -> list[dict]:
-    """The table's headers: each sortable one links to its next order (asc, then desc)."""
+def _sort_headers(columns: tuple[Column, ...], current: str, *, team: bool) -> list[dict]:
+    """The table's headers, from the FilterSet's columns: each sortable one links to its
+    next order (asc, then desc)."""
     headers = []
-    for key, label, css in columns:
-        if css == "team-only" and not team:
+    for column in columns:
+        if not column.shown or (column.css == "team-only" and not team):
             continue
-        header = {"label": label, "css": css, "sort": None, "direction": ""}
-        if key not in UNSORTABLE:
+        key = column.key
+        header = {"label": column.label, "css": column.css, "sort": None, "direction": ""}
+        if column.fields:
             header["sort"] = f"-{key}" if current == key else key
             header["direction"] = {key: "asc", f"-{key}": "desc"}.get(current, "")
         headers.append(header)
@@ -204,8 +190,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         "filter": deal_filter,
         "page_obj": _page(request, deals),
         "totals": totals,
-        "filtered": any(value for key, value in request.GET.items() if key not in ("page", "sort")),
-        "headers": _sort_headers(DEAL_COLUMNS, request.GET.get("sort", ""), team=team),
+        "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
+        "headers": _sort_headers(DealFilter.columns, request.GET.get("sort", ""), team=team),
         "show_owner": team,
         "today": timezone.localdate(),
     }
@@ -451,8 +437,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "filter": lead_filter,
         "page_obj": page_obj,
         "rows": rows,
-        "filtered": any(value for key, value in request.GET.items() if key not in ("page", "sort")),
-        "headers": _sort_headers(LEAD_COLUMNS, request.GET.get("sort", ""), team=team),
+        "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
+        "headers": _sort_headers(LeadFilter.columns, request.GET.get("sort", ""), team=team),
         "show_owner": team,
         # Row forms come back here, filters and page kept, when htmx is off.
         "next_url": request.get_full_path(),

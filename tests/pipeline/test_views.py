@@ -109,7 +109,8 @@ def test_anonymous_users_go_to_the_login_page(client):
 
 
 def test_list_filters_by_status_stage_company_and_search(client, rep):
-    DealFactory(owner=rep, name="Open one", company=CompanyFactory(name="Acme"))
+    acme = CompanyFactory(name="Acme")
+    DealFactory(owner=rep, name="Open one", company=acme)
     DealFactory(owner=rep, name="Won one", stage=default_stage("Won"))
     DealFactory(owner=rep, name="Lost one", stage=default_stage("Lost"))
     DealFactory(owner=rep, name="Proposal one", stage=default_stage("Proposal"))
@@ -120,7 +121,8 @@ def test_list_filters_by_status_stage_company_and_search(client, rep):
     assert names_in(client.get(url, {"status": "open"})) == {"Open one", "Proposal one"}
     proposal = default_stage("Proposal").pk
     assert names_in(client.get(url, {"stage": proposal})) == {"Proposal one"}
-    assert names_in(client.get(url, {"company": "acm"})) == {"Open one"}
+    assert names_in(client.get(url, {"company_name": "acm"})) == {"Open one"}
+    assert names_in(client.get(url, {"company": acme.pk})) == {"Open one"}
     assert names_in(client.get(url, {"q": "ACME"})) == {"Open one"}
     assert names_in(client.get(url, {"q": "lost"})) == {"Lost one"}
 
@@ -978,3 +980,15 @@ def test_convert_query_budget(client, rep, size, django_assert_max_num_queries):
     with django_assert_max_num_queries(36):
         client.post(url, {"deal_name": "Budget deal"})
     assert Deal.objects.count() == 1
+
+
+def test_lead_list_sorts_by_owner_without_a_form_error(client, rep, other_rep, manager):
+    rep.first_name, other_rep.first_name = "Zoe", "Adam"
+    rep.save(), other_rep.save()
+    LeadFactory(owner=rep, company=CompanyFactory(name="Zoe's"))
+    LeadFactory(owner=other_rep, company=CompanyFactory(name="Adam's"))
+    client.force_login(manager)
+    response = client.get(reverse("pipeline:lead-list"), {"sort": "owner"})
+    assert not response.context["filter"].form.errors
+    body = response.content.decode()
+    assert body.index("Adam&#x27;s") < body.index("Zoe&#x27;s")
