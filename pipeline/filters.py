@@ -12,6 +12,7 @@ The table's sortable columns are declared beside each FilterSet (`DEAL_COLUMNS`,
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import django_filters
@@ -176,7 +177,8 @@ class PipelineFilterSet(django_filters.FilterSet):
     """What the deal and lead FilterSets share: drop-downs for picked ids, the search, and
     the errors of filters the page's form does not show (a hand-edited URL)."""
 
-    # The filters the list page's form shows; the others still work from the URL.
+    # The filters the list page's form shows (`owner` to managers and admins only); the
+    # others still work from the URL.
     page_fields: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs) -> None:
@@ -189,13 +191,14 @@ class PipelineFilterSet(django_filters.FilterSet):
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.search(value)
 
-    @property
-    def other_errors(self) -> list[str]:
-        """`Label: message` for each bad value of a filter the page's form does not show."""
+    def errors_outside(self, shown: Iterable[str]) -> list[str]:
+        """`Label: message` for each bad value of a filter the page's form does not show
+        (its own fields show their errors beside them)."""
+        shown = set(shown)
         return [
             f"{self.form.fields[name].label or name}: {message}"
             for name, messages in self.errors.items()
-            if name not in self.page_fields
+            if name not in shown
             for message in messages
         ]
 

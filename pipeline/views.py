@@ -156,6 +156,12 @@ def _sort_headers(columns: tuple[Column, ...], current: str, *, team: bool) -> l
     return headers
 
 
+def _filter_errors(list_filter: DealFilter | LeadFilter, *, team: bool) -> list[str]:
+    """The errors of the filters the page's form does not show, for a line above the list."""
+    shown = [name for name in list_filter.page_fields if team or name != "owner"]
+    return list_filter.errors_outside(shown)
+
+
 def _page(request: HttpRequest, queryset) -> Page:
     """The requested page (a bad or out-of-range number gives the first or last one), with
     the page numbers to link: 1 2 … 7 8 9 … 40."""
@@ -188,6 +194,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     team = _sees_team(request.user)
     context = {
         "filter": deal_filter,
+        "filter_errors": _filter_errors(deal_filter, team=team),
         "page_obj": _page(request, deals),
         "totals": totals,
         "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
@@ -435,6 +442,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     rows = [_lead_row_context(request, lead, team_ids) for lead in page_obj]
     context = {
         "filter": lead_filter,
+        "filter_errors": _filter_errors(lead_filter, team=team),
         "page_obj": page_obj,
         "rows": rows,
         "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),

@@ -183,24 +183,41 @@ def test_list_paginates_by_25_and_page_links_keep_the_filters(client, rep):
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "error"),
     [
-        {"sort": "password"},
-        {"stage": "not-a-number"},
-        {"stage": "999999"},
-        {"status": "maybe"},
-        {"period": "someday"},
-        {"owner": "abc"},
-        {"page": "999"},
-        {"page": "-1"},
-        {"q": "\x00%_'"},
+        ({"sort": "password"}, "sort"),
+        ({"stage": "not-a-number"}, "stage"),
+        ({"status": "maybe"}, "status"),
+        ({"period": "someday"}, "period"),
+        ({"owner": "abc"}, "owner"),
+        ({"company": "Acme"}, "company"),
+        ({"created_after": "2026-02-30"}, "created_after"),
+        ({"page": "999"}, None),
+        ({"page": "-1"}, None),
+        ({"q": "\x00%_'"}, "q"),
     ],
 )
-def test_bad_list_parameters_never_crash(client, rep, query):
+def test_bad_list_parameters_show_an_error_and_leave_the_list_unfiltered(client, rep, query, error):
     DealFactory(owner=rep, name="Still here")
     client.force_login(rep)
     response = client.get(reverse("pipeline:deal-list"), query)
     assert response.status_code == 200
+    assert list(response.context["filter"].errors) == ([error] if error else [])
+    if error:
+        assert 'class="errorlist' in response.content.decode()
+    assert names_in(response) == {"Still here"}
+
+
+def test_an_id_that_names_nothing_you_may_see_matches_nothing(client, rep, other_rep):
+    DealFactory(owner=rep, name="Mine")
+    DealFactory(owner=other_rep, name="Teammate's")
+    client.force_login(rep)
+    url = reverse("pipeline:deal-list")
+    for query in ({"stage": "999999"}, {"owner": other_rep.pk}, {"owner": "987654321"}):
+        response = client.get(url, query)
+        assert names_in(response) == set()
+        assert "No deals match these filters." in response.content.decode()
+    assert names_in(client.get(url, {"owner": rep.pk})) == {"Mine"}
 
 
 def test_empty_list_offers_a_next_step(client, rep):
@@ -752,7 +769,9 @@ def test_lead_list_shows_only_visible_leads_and_filters(client, rep, other_rep, 
     assert lead_companies(client.get(url, {"source": web.pk})) == {"Alpha"}
     assert lead_companies(client.get(url, {"q": "zulu"})) == {"Gamma"}
     assert lead_companies(client.get(url, {"q": "bet"})) == {"Beta"}
-    assert client.get(url, {"status": "nope", "source": "x", "page": "z"}).status_code == 200
+    refused = client.get(url, {"status": "nope", "source": "x", "page": "z"})
+    assert set(refused.context["filter"].errors) == {"status", "source"}
+    assert lead_companies(refused) == {"Alpha", "Beta", "Gamma"}
 
     client.force_login(manager)
     assert lead_companies(client.get(url)) == {"Alpha", "Beta", "Gamma", "Teammate Co"}
