@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import Capability, can
 
 from .choices import LeadStatus, StageKind
-from .filters import DealFilter, LeadFilter
+from .filters import Column, DealFilter, LeadFilter
 from .forms import (
     LOST_REASONS,
     DealCloseForm,
@@ -62,25 +62,9 @@ from .services import (
 )
 
 PAGE_SIZE = 25
+# Query parameters that order or page a list rather than narrow it.
+_NOT_FILTERS = ("page", "sort", "ordering")
 BOARD_CARDS_PER_COLUMN = 50
-
-DEAL_COLUMNS = [
-    ("name", "Deal", ""),
-    ("company", "Company", ""),
-    ("owner", "Owner", "team-only"),
-    ("stage", "Stage", ""),
-    ("amount", "Amount", "num"),
-    ("expected_close_date", "Expected close", "hide-sm"),
-    ("closed_at", "Closed", "hide-sm"),
-]
-LEAD_COLUMNS = [
-    ("company", "Lead", ""),
-    ("owner", "Owner", "team-only"),
-    ("source", "Source", "hide-sm"),
-    ("status", "Status", ""),
-    ("created_at", "Added", "hide-sm"),
-]
-UNSORTABLE = {"source"}
 
 
 # --- Helpers ----------------------------------------------------------------------------
@@ -150,18 +134,26 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _sort_headers(columns, current: str, *, team: bool) -> list[dict]:
-    """The table's headers: each sortable one links to its next order (asc, then desc)."""
+def _sort_headers(columns: tuple[Column, ...], current: str, *, team: bool) -> list[dict]:
+    """The table's headers, from the FilterSet's columns: each sortable one links to its
+    next order (asc, then desc)."""
     headers = []
-    for key, label, css in columns:
-        if css == "team-only" and not team:
+    for column in columns:
+        if not column.shown or (column.css == "team-only" and not team):
             continue
-        header = {"label": label, "css": css, "sort": None, "direction": ""}
-        if key not in UNSORTABLE:
+        key = column.key
+        header = {"label": column.label, "css": column.css, "sort": None, "direction": ""}
+        if column.fields:
             header["sort"] = f"-{key}" if current == key else key
             header["direction"] = {key: "asc", f"-{key}": "desc"}.get(current, "")
         headers.append(header)
     return headers
+
+
+def _filter_errors(list_filter: DealFilter | LeadFilter, *, team: bool) -> list[str]:
+    """The errors of the filters the page's form does not show, for a line above the list."""
+    shown = [name for name in list_filter.page_fields if team or name != "owner"]
+    return list_filter.errors_outside(shown)
 
 
 def _page(request: HttpRequest, queryset) -> Page:
@@ -196,10 +188,11 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     team = _sees_team(request.user)
     context = {
         "filter": deal_filter,
+        "filter_errors": _filter_errors(deal_filter, team=team),
         "page_obj": _page(request, deals),
         "totals": totals,
-        "filtered": any(value for key, value in request.GET.items() if key not in ("page", "sort")),
-        "headers": _sort_headers(DEAL_COLUMNS, request.GET.get("sort", ""), team=team),
+        "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
+        "headers": _sort_headers(DealFilter.columns, request.GET.get("sort", ""), team=team),
         "show_owner": team,
         "today": timezone.localdate(),
     }
@@ -448,10 +441,11 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     rows = [_lead_row_context(request, lead, lead.pk in editable) for lead in page_obj]
     context = {
         "filter": lead_filter,
+        "filter_errors": _filter_errors(lead_filter, team=team),
         "page_obj": page_obj,
         "rows": rows,
-        "filtered": any(value for key, value in request.GET.items() if key not in ("page", "sort")),
-        "headers": _sort_headers(LEAD_COLUMNS, request.GET.get("sort", ""), team=team),
+        "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
+        "headers": _sort_headers(LeadFilter.columns, request.GET.get("sort", ""), team=team),
         "show_owner": team,
         # Row forms come back here, filters and page kept, when htmx is off.
         "next_url": request.get_full_path(),

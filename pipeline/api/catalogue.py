@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from api.errors import RejectUnknownFieldsMixin
 from api.fields import money_field
 
-from ..api_filters import CompanyFilter, ProductFilter, StageFilter
+from ..filters import CompanyFilter, ProductFilter, StageFilter
 from ..models import Company, LeadSource, Product, Stage
 from .common import (
     IsAdminOrReadAndCreate,

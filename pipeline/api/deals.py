@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -23,8 +24,8 @@ from accounts.models import User
 from api.errors import Conflict, RejectUnknownFieldsMixin
 from api.fields import RelatedIdField, money_field
 
-from ..api_filters import DealFilter
 from ..choices import StageKind
+from ..filters import DealFilter
 from ..models import Company, Deal, Lead, Product, Stage
 from ..selectors import deal_change_history, first_open_stage
 from ..services import DealConflict, deal_delete, deal_move_to_stage, deal_save
@@ -265,7 +266,8 @@ class DealViewSet(viewsets.ModelViewSet):
     serializer_class = DealSerializer
     filterset_class = DealFilter
     permission_classes = [IsAuthenticated, CanEditObject]
-    ordering_fields = ["name", "amount", "created_at", "closed_at", "expected_close_date", "id"]
+    # The FilterSet sorts too (`sort`, and `ordering` its old name), over its columns.
+    filter_backends = [DjangoFilterBackend]
 
     def get_queryset(self) -> QuerySet[Deal]:
         return (

@@ -3,6 +3,7 @@ into a deal, through pipeline.services like the pages."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,8 +16,8 @@ from accounts.models import User
 from api.errors import RejectUnknownFieldsMixin, django_errors
 from api.fields import RelatedIdField, money_field
 
-from ..api_filters import LeadFilter
 from ..choices import LeadStatus
+from ..filters import LeadFilter
 from ..models import Company, Lead, LeadSource, Stage
 from ..services import lead_convert, lead_delete, lead_save, lead_set_status
 from .common import (
@@ -166,7 +167,8 @@ class LeadViewSet(viewsets.ModelViewSet):
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
     permission_classes = [IsAuthenticated, CanEditObject]
-    ordering_fields = ["created_at", "converted_at", "status", "contact_name", "id"]
+    # The FilterSet sorts too (`sort`, and `ordering` its old name), over its columns.
+    filter_backends = [DjangoFilterBackend]
 
     def get_queryset(self) -> QuerySet[Lead]:
         return (

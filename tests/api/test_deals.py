@@ -2,10 +2,12 @@
 services (closing dates, history), filters, ordering, pages and query budgets."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 
 from pipeline.models import Deal, StageChange
@@ -476,3 +478,131 @@ def test_a_user_without_deals_lists_nothing(as_user, db):
         "previous": None,
         "results": [],
     }
+
+
+# --- One FilterSet: the list page and the API agree -----------------------------------------
+
+
+def page_ids(client, params: dict) -> list[int]:
+    """The deals /deals/ shows for `params`, in its order, after checking it took them all."""
+    response = client.get(reverse("pipeline:deal-list"), params)
+    assert response.status_code == 200
+    assert not response.context["filter"].errors
+    return list(
+        dict.fromkeys(
+            int(pk) for pk in re.findall(r'href="/deals/(\d+)/"', response.content.decode())
+        )
+    )
+
+
+def api_ids(client, params: dict) -> list[int]:
+    response = client.get(url("deal-list"), params)
+    assert response.status_code == 200, response.json()
+    return [deal["id"] for deal in response.json()["results"]]
+
+
+@pytest.fixture
+def named_owners(rep, other_rep):
+    rep.first_name, rep.last_name = "Ann", "Archer"
+    other_rep.first_name, other_rep.last_name = "Bob", "Baker"
+    rep.save(), other_rep.save()
+
+
+@pytest.fixture
+def both(client, manager, named_owners):
+    client.force_login(manager)
+    return client
+
+
+def test_the_page_and_the_api_show_the_same_deals_for_the_same_query(both, rep, deals, stage):
+    globex = deals["big"].company_id
+    queries = [
+        {},
+        {"company": globex},
+        {"company_name": "acm"},
+        {"owner": rep.pk},
+        {"status": "won"},
+        {"stage": stage("Lost").pk},
+        {"q": "renewal"},
+        {"q": "globex", "sort": "-amount"},
+        {"status": "open", "owner": rep.pk, "sort": "company"},
+        {"period": "this_month"},
+        {"created_after": "2026-02-01", "created_before": "2026-02-01"},
+    ]
+    for query in queries:
+        assert page_ids(both, query) == api_ids(both, query), query
+    assert api_ids(both, {"company": globex}) == [deals["other"].pk, deals["big"].pk]
+    assert api_ids(both, {"company_name": "acm"}) == [deals["won"].pk, deals["small"].pk]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("amount", ["lost", "small", "other", "won", "big"]),
+        ("-amount", ["big", "won", "other", "small", "lost"]),
+        # Empty companies last; ties newest first.
+        ("company", ["won", "small", "other", "big", "lost"]),
+        ("-company", ["other", "big", "won", "small", "lost"]),
+        # Ann Archer's, then Bob Baker's.
+        ("owner", ["won", "big", "small", "other", "lost"]),
+        ("-owner", ["other", "lost", "won", "big", "small"]),
+        ("closed_at", ["won", "lost", "other", "big", "small"]),
+        ("-closed_at", ["lost", "won", "other", "big", "small"]),
+        ("stage", ["other", "big", "small", "won", "lost"]),
+        ("created_at", ["small", "lost", "won", "big", "other"]),
+    ],
+)
+def test_each_sort_column_orders_the_page_and_the_api_alike(both, deals, sort, expected):
+    rows = [deals[name].pk for name in expected]
+    assert api_ids(both, {"sort": sort}) == rows
+    assert page_ids(both, {"sort": sort}) == rows
+
+
+def test_every_sort_link_the_page_offers_is_a_sort_that_works(both, deals):
+    body = both.get(reverse("pipeline:deal-list")).content.decode()
+    offered = set(re.findall(r"\?sort=(-?\w+)", body))
+    assert offered == {
+        "name",
+        "company",
+        "owner",
+        "stage",
+        "amount",
+        "expected_close_date",
+        "closed_at",
+    }
+    for sort in offered:
+        for value in (sort, f"-{sort}"):
+            assert len(page_ids(both, {"sort": value})) == 5
+            assert len(api_ids(both, {"sort": value})) == 5
+
+
+def test_the_old_ordering_parameter_still_sorts_the_api(both, deals):
+    by_amount = [deals[name].pk for name in ("big", "won", "other", "small", "lost")]
+    assert api_ids(both, {"ordering": "-amount"}) == by_amount
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("sort", "password"),
+        ("ordering", "owner__password"),
+        ("owner", "me"),
+        ("company", "Acme"),
+        ("stage", "not-a-number"),
+        ("status", "maybe"),
+        ("period", "someday"),
+        ("created_after", "2026-13-01"),
+        ("amount_min", "lots"),
+    ],
+)
+def test_a_bad_value_is_a_form_error_on_the_page_and_a_400_in_the_api(both, deals, param, value):
+    response = both.get(url("deal-list"), {param: value})
+    assert response.status_code == 400
+    assert list(response.json()) == [param]
+    # The page names the problem and leaves that filter out: every deal is listed.
+    page = both.get(reverse("pipeline:deal-list"), {param: value})
+    assert page.status_code == 200
+    assert list(page.context["filter"].errors) == [param]
+    assert 'class="errorlist' in page.content.decode()
+    assert len(page_ids(both, {})) == 5
+    assert page.context["totals"]["count"] == 5

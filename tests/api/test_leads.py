@@ -2,8 +2,10 @@
 through their services, filters and query budgets."""
 
 import datetime as dt
+import re
 
 import pytest
+from django.urls import reverse
 
 from pipeline.choices import LeadStatus
 from pipeline.models import Deal, Lead
@@ -224,3 +226,85 @@ def test_the_list_costs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(4):
         response = client.get(url("lead-list"), {"page_size": 100})
     assert len(response.json()["results"]) == size
+
+
+# --- One FilterSet: the list page and the API agree -----------------------------------------
+
+
+def page_ids(client, params: dict) -> list[int]:
+    """The leads /leads/ shows for `params`, in its order, after checking it took them all."""
+    response = client.get(reverse("pipeline:lead-list"), params)
+    assert response.status_code == 200
+    assert not response.context["filter"].errors
+    return [int(pk) for pk in re.findall(r'<tr id="lead-(\d+)">', response.content.decode())]
+
+
+def api_ids(client, params: dict) -> list[int]:
+    response = client.get(url("lead-list"), params)
+    assert response.status_code == 200, response.json()
+    return [lead["id"] for lead in response.json()["results"]]
+
+
+@pytest.fixture
+def both(client, manager, rep, other_rep):
+    rep.first_name, other_rep.first_name = "Ann", "Bob"
+    rep.save(), other_rep.save()
+    client.force_login(manager)
+    return client
+
+
+def test_the_page_and_the_api_show_the_same_leads_for_the_same_query(both, rep, leads):
+    queries = [
+        {},
+        {"company": leads["jan"].company_id},
+        {"company_name": "acm"},
+        {"owner": rep.pk},
+        {"status": "qualified"},
+        {"source": leads["feb"].source_id},
+        {"q": "roe"},
+        {"owner": rep.pk, "sort": "-created_at"},
+    ]
+    for query in queries:
+        assert page_ids(both, query) == api_ids(both, query), query
+    assert api_ids(both, {"company_name": "acm"}) == [leads["jan"].pk]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        # Ann's (newest first on a tie), then Bob's: the Owner link used to be a form error.
+        ("owner", ["feb", "jan", "other"]),
+        ("-owner", ["other", "feb", "jan"]),
+        ("source", ["feb", "other", "jan"]),  # Event, then Web
+        ("status", ["feb", "jan", "other"]),  # by the stored value: converted, new, qualified
+        ("created_at", ["jan", "feb", "other"]),
+        ("-created_at", ["other", "feb", "jan"]),
+    ],
+)
+def test_each_sort_column_orders_the_page_and_the_api_alike(both, leads, sort, expected):
+    rows = [leads[name].pk for name in expected]
+    assert api_ids(both, {"sort": sort}) == rows
+    assert page_ids(both, {"sort": sort}) == rows
+
+
+def test_every_sort_link_the_lead_list_offers_works(both, leads):
+    body = both.get(reverse("pipeline:lead-list")).content.decode()
+    offered = set(re.findall(r"\?sort=(-?\w+)", body))
+    assert offered == {"company", "owner", "source", "status", "created_at"}
+    for sort in offered:
+        assert len(page_ids(both, {"sort": sort})) == 3
+        assert len(api_ids(both, {"sort": f"-{sort}"})) == 3
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("sort", "email"), ("owner", "me"), ("source", "x"), ("status", "nope"), ("company", "Acme")],
+)
+def test_a_bad_value_is_a_form_error_on_the_page_and_a_400_in_the_api(both, leads, param, value):
+    response = both.get(url("lead-list"), {param: value})
+    assert response.status_code == 400
+    assert list(response.json()) == [param]
+    page = both.get(reverse("pipeline:lead-list"), {param: value})
+    assert list(page.context["filter"].errors) == [param]
+    assert 'class="errorlist' in page.content.decode()
+    assert len(re.findall(r'<tr id="lead-\d+">', page.content.decode())) == 3

@@ -103,7 +103,8 @@ def test_anonymous_users_go_to_the_login_page(client):
 
 
 def test_list_filters_by_status_stage_company_and_search(client, rep):
-    DealFactory(owner=rep, name="Open one", company=CompanyFactory(name="Acme"))
+    acme = CompanyFactory(name="Acme")
+    DealFactory(owner=rep, name="Open one", company=acme)
     DealFactory(owner=rep, name="Won one", stage=default_stage("Won"))
     DealFactory(owner=rep, name="Lost one", stage=default_stage("Lost"))
     DealFactory(owner=rep, name="Proposal one", stage=default_stage("Proposal"))
@@ -114,7 +115,8 @@ def test_list_filters_by_status_stage_company_and_search(client, rep):
     assert names_in(client.get(url, {"status": "open"})) == {"Open one", "Proposal one"}
     proposal = default_stage("Proposal").pk
     assert names_in(client.get(url, {"stage": proposal})) == {"Proposal one"}
-    assert names_in(client.get(url, {"company": "acm"})) == {"Open one"}
+    assert names_in(client.get(url, {"company_name": "acm"})) == {"Open one"}
+    assert names_in(client.get(url, {"company": acme.pk})) == {"Open one"}
     assert names_in(client.get(url, {"q": "ACME"})) == {"Open one"}
     assert names_in(client.get(url, {"q": "lost"})) == {"Lost one"}
 
@@ -175,24 +177,41 @@ def test_list_paginates_by_25_and_page_links_keep_the_filters(client, rep):
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "error"),
     [
-        {"sort": "password"},
-        {"stage": "not-a-number"},
-        {"stage": "999999"},
-        {"status": "maybe"},
-        {"period": "someday"},
-        {"owner": "abc"},
-        {"page": "999"},
-        {"page": "-1"},
-        {"q": "\x00%_'"},
+        ({"sort": "password"}, "sort"),
+        ({"stage": "not-a-number"}, "stage"),
+        ({"status": "maybe"}, "status"),
+        ({"period": "someday"}, "period"),
+        ({"owner": "abc"}, "owner"),
+        ({"company": "Acme"}, "company"),
+        ({"created_after": "2026-02-30"}, "created_after"),
+        ({"page": "999"}, None),
+        ({"page": "-1"}, None),
+        ({"q": "\x00%_'"}, "q"),
     ],
 )
-def test_bad_list_parameters_never_crash(client, rep, query):
+def test_bad_list_parameters_show_an_error_and_leave_the_list_unfiltered(client, rep, query, error):
     DealFactory(owner=rep, name="Still here")
     client.force_login(rep)
     response = client.get(reverse("pipeline:deal-list"), query)
     assert response.status_code == 200
+    assert list(response.context["filter"].errors) == ([error] if error else [])
+    if error:
+        assert 'class="errorlist' in response.content.decode()
+    assert names_in(response) == {"Still here"}
+
+
+def test_an_id_that_names_nothing_you_may_see_matches_nothing(client, rep, other_rep):
+    DealFactory(owner=rep, name="Mine")
+    DealFactory(owner=other_rep, name="Teammate's")
+    client.force_login(rep)
+    url = reverse("pipeline:deal-list")
+    for query in ({"stage": "999999"}, {"owner": other_rep.pk}, {"owner": "987654321"}):
+        response = client.get(url, query)
+        assert names_in(response) == set()
+        assert "No deals match these filters." in response.content.decode()
+    assert names_in(client.get(url, {"owner": rep.pk})) == {"Mine"}
 
 
 def test_empty_list_offers_a_next_step(client, rep):
@@ -757,7 +776,9 @@ def test_lead_list_shows_only_visible_leads_and_filters(client, rep, other_rep, 
     assert lead_companies(client.get(url, {"source": web.pk})) == {"Alpha"}
     assert lead_companies(client.get(url, {"q": "zulu"})) == {"Gamma"}
     assert lead_companies(client.get(url, {"q": "bet"})) == {"Beta"}
-    assert client.get(url, {"status": "nope", "source": "x", "page": "z"}).status_code == 200
+    refused = client.get(url, {"status": "nope", "source": "x", "page": "z"})
+    assert set(refused.context["filter"].errors) == {"status", "source"}
+    assert lead_companies(refused) == {"Alpha", "Beta", "Gamma"}
 
     client.force_login(manager)
     assert lead_companies(client.get(url)) == {"Alpha", "Beta", "Gamma", "Teammate Co"}
@@ -987,3 +1008,15 @@ def test_convert_query_budget(client, rep, size, django_assert_max_num_queries):
     with django_assert_max_num_queries(37):
         client.post(url, {"deal_name": "Budget deal"})
     assert Deal.objects.count() == 1
+
+
+def test_lead_list_sorts_by_owner_without_a_form_error(client, rep, other_rep, manager):
+    rep.first_name, other_rep.first_name = "Zoe", "Adam"
+    rep.save(), other_rep.save()
+    LeadFactory(owner=rep, company=CompanyFactory(name="Zoe's"))
+    LeadFactory(owner=other_rep, company=CompanyFactory(name="Adam's"))
+    client.force_login(manager)
+    response = client.get(reverse("pipeline:lead-list"), {"sort": "owner"})
+    assert not response.context["filter"].form.errors
+    body = response.content.decode()
+    assert body.index("Adam&#x27;s") < body.index("Zoe&#x27;s")

@@ -24,6 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Team, User
 from metrics.models import KPISnapshot, Target
+from metrics.services import TargetCell, targets_set
 from pipeline.models import Company, Deal, ImportJob, Lead, LeadSource, Product, Stage
 from tests.factories import (
     CompanyFactory,
@@ -77,18 +78,27 @@ ID_ROUTES: dict[str, dict[str, str]] = {
 SHARED = {"company", "stage", "product", "lead_source"}
 # The admin refuses every one of its views to a non-admin, whatever the id.
 ADMIN_PARAMS = {"object_id", "id", "app_label", "content_type_id", "history_id", "url"}
-# Ids in the query string or the body rather than the path.
+# Ids in the query string or the body rather than the path, with the parameters each list
+# really reads (metrics/api.py SnapshotFilter, pipeline/filters.py, TargetHistoryFilter).
+# `narrows`: an id the attacker may not see must leave the list empty, so the attacker's own
+# rows must not show either; they would if the parameter were ignored.
 QUERY_PROBES = [
-    ("api-kpis", "scope=user&id={user}"),
-    ("api-kpis", "scope=team&id={team}"),
-    ("api-kpis", "scope=org"),
-    ("snapshot-list", "scope_id={user}"),
-    ("pipeline:deal-list", "owner={user}"),
-    ("pipeline:deal-export", "owner={user}"),
-    ("pipeline:lead-list", "owner={user}"),
-    ("metrics:targets", "team={team}"),
-    ("metrics:target-history", "team={team}&person={user}"),
+    ("api-kpis", "scope=user&id={user}", False),
+    ("api-kpis", "scope=team&id={team}", False),
+    ("api-kpis", "scope=org", False),
+    ("snapshot-list", "scope=user&id={user}", True),
+    ("deal-list", "owner={user}", True),
+    ("lead-list", "owner={user}", True),
+    ("pipeline:deal-list", "owner={user}", True),
+    ("pipeline:deal-export", "owner={user}", True),
+    ("pipeline:lead-list", "owner={user}", True),
+    ("metrics:targets", "team={team}", False),
+    # An owner off the page's list is reported and ignored: the user's own tree shows.
+    ("metrics:target-history", "owner=user-{user}", False),
+    ("metrics:target-history", "owner=team-{team}", False),
 ]
+# The attacker's own rows, for the `narrows` probes.
+OWN_DEAL, OWN_LEAD, OWN_REVENUE = "OWN-DEAL-OF-ATTACKER", "OWN-LEAD-OF-ATTACKER", "31415.92"
 
 # Per attacker: the manager may see the rep's victim (a rep of the manager's own team).
 DEAL_NAME = {"rep": "VICTIM-DEAL-OF-TEAMMATE", "manager": "VICTIM-DEAL-OF-SIBLING"}
@@ -305,11 +315,14 @@ def refused(response) -> bool:
     return False
 
 
-def leaks(response, key: str) -> list[str]:
+def text(response) -> str:
     if getattr(response, "streaming", False):
-        content = b"".join(response.streaming_content).decode(errors="replace")
-    else:
-        content = response.content.decode(errors="replace")
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+def leaks(response, key: str) -> list[str]:
+    content = text(response)
     return [marker for marker in MARKERS[key] if marker in content]
 
 
@@ -377,11 +390,28 @@ def test_ids_in_the_query_string_or_body_show_nothing(key, world, request):
     victims = world["victims"][key]
     client = Client()
     client.force_login(attacker)
-    for name, query in QUERY_PROBES:
+    DealFactory(owner=attacker, name=OWN_DEAL)
+    LeadFactory(owner=attacker, contact_name=OWN_LEAD)
+    KPISnapshotFactory(scope_kind="user", scope_id=attacker.pk, revenue=Decimal(OWN_REVENUE))
+    own = [OWN_DEAL, OWN_LEAD, OWN_REVENUE]
+    # Unfiltered, each list shows the attacker's own row: its absence below is the filter's.
+    for name, marker in [
+        ("snapshot-list", OWN_REVENUE),
+        ("deal-list", OWN_DEAL),
+        ("lead-list", OWN_LEAD),
+        ("pipeline:deal-list", OWN_DEAL),
+        ("pipeline:deal-export", OWN_DEAL),
+        ("pipeline:lead-list", OWN_LEAD),
+    ]:
+        assert marker in text(client.get(reverse(name))), name
+    for name, query, narrows in QUERY_PROBES:
         url = reverse(name) + "?" + query.format(user=victims["user"].pk, team=victims["team"].pk)
         response = client.get(url)
         assert response.status_code in {200, 400, 403, 404}, url
-        assert leaks(response, key) == [], url
+        body = text(response)
+        assert [marker for marker in MARKERS[key] if marker in body] == [], url
+        if narrows:
+            assert [marker for marker in own if marker in body] == [], f"{url} ignored its filter"
     before = fingerprint(world, key)
     victim = victims["user"]
     owned_before = (
@@ -429,3 +459,46 @@ def test_ids_in_the_query_string_or_body_show_nothing(key, world, request):
     )
     assert owned_after == owned_before
     assert fingerprint(world, key) == before
+
+
+def test_a_filter_on_a_visible_id_shows_exactly_its_rows(world, manager, rep, other_rep, team):
+    """The manager sees both reps of the team; each id filter must narrow to the one asked
+    for (the teammate's markers are the world's rows of `other_rep`)."""
+    admin = world["admin"]
+    mine = {"deal": "REP-DEAL-ONLY", "lead": "REP-LEAD-ONLY", "revenue": "27182.81"}
+    DealFactory(owner=rep, name=mine["deal"])
+    LeadFactory(owner=rep, contact_name=mine["lead"])
+    KPISnapshotFactory(scope_kind="user", scope_id=rep.pk, revenue=Decimal(mine["revenue"]))
+    q1 = dt.date(2026, 1, 1)
+    targets_set(
+        by=admin,
+        changes=[
+            TargetCell("quarter", q1, Decimal("11111"), user_id=rep.pk),
+            TargetCell("quarter", q1, Decimal("22222"), user_id=other_rep.pk),
+            TargetCell("quarter", q1, Decimal("33333"), team_id=team.pk),
+        ],
+    )
+    teammate = [DEAL_NAME["rep"], LEAD_CONTACT["rep"], f"{SNAPSHOT_REVENUE['rep']:f}"]
+    client = Client()
+    client.force_login(manager)
+    for name, query, marker in [
+        ("snapshot-list", f"scope=user&id={rep.pk}", mine["revenue"]),
+        ("deal-list", f"owner={rep.pk}", mine["deal"]),
+        ("lead-list", f"owner={rep.pk}", mine["lead"]),
+        ("pipeline:deal-list", f"owner={rep.pk}", mine["deal"]),
+        ("pipeline:deal-export", f"owner={rep.pk}", mine["deal"]),
+        ("pipeline:lead-list", f"owner={rep.pk}", mine["lead"]),
+    ]:
+        unfiltered = text(client.get(reverse(name)))
+        assert marker in unfiltered and any(other in unfiltered for other in teammate), name
+        body = text(client.get(f"{reverse(name)}?{query}"))
+        assert marker in body, name
+        assert [other for other in teammate if other in body] == [], name
+
+    history = reverse("metrics:target-history")
+    everyone = text(client.get(history))
+    assert all(value in everyone for value in ("11,111", "22,222", "33,333"))
+    by_person = text(client.get(history, {"owner": f"user-{rep.pk}"}))
+    assert "11,111" in by_person and "22,222" not in by_person and "33,333" not in by_person
+    by_team = text(client.get(history, {"owner": f"team-{team.pk}"}))
+    assert "33,333" in by_team and "11,111" not in by_team and "22,222" not in by_team
