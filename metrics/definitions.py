@@ -212,7 +212,9 @@ TERMS: dict[str, Term] = {
             "team_median",
             "Team median",
             "The middle value of the figure over the sales reps of the rep's team: half the "
-            "team did better, half worse. Reps without a defined value are left out.",
+            "team did better, half worse. Reps without a defined value are left out. A rep "
+            "sees it only when at least 5 reps have the figure, so that no teammate's figure "
+            "can be worked out from it.",
         ),
         Term(
             "closing_soon",

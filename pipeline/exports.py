@@ -2,8 +2,9 @@
 
 An export is streamed row by row from one query (the queryset's iterator), so a million
 deals cost memory for a chunk, not for the file. Callers pass a queryset they have already
-scoped to the user (accounts.access.restrict): an export
-never shows more than the page it came from.
+scoped to the user (accounts.access.restrict): an export never shows more than the page it
+came from. Every cell goes through pipeline.csv_cells.neutralise on the way out (no formula
+runs when the file is opened in a spreadsheet); the import restores it.
 """
 
 import csv
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 
+from .csv_cells import neutralise
 from .imports.deal_rows import COLUMNS as DEAL_IMPORT_COLUMNS
 from .imports.reps import COLUMNS as REP_IMPORT_COLUMNS
 from .models import Deal
@@ -89,11 +91,12 @@ def rep_row(user) -> list[str]:
 
 
 def csv_lines(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
-    """The CSV text, one line at a time (RFC 4180 quoting, CRLF line ends)."""
+    """The CSV text, one line at a time (RFC 4180 quoting, CRLF line ends), each cell
+    neutralised: every CSV the product writes goes through here."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(header)
+    yield writer.writerow([neutralise(name) for name in header])
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow([neutralise(cell) for cell in row])
 
 
 def deal_csv_lines(deals: QuerySet[Deal]) -> Iterator[str]:

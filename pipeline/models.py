@@ -413,3 +413,29 @@ class ImportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.REJECTED, self.Status.FAILED)
+
+
+class FormSubmission(models.Model):
+    """A create form's one-time token, claimed by the submission that saved its row.
+
+    The unique token makes a double submit (two clicks, a retried request, two web
+    processes at once) save one row: the second insert waits for the first transaction and
+    then fails, and the second answer shows the row the first one made."""
+
+    class Kind(models.TextChoices):
+        DEAL = "deal", "Deal"
+        LEAD = "lead", "Lead"
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="form_submissions"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} form of {self.user_id}: {self.object_id}"

@@ -60,6 +60,15 @@ from .services import (
     lead_save,
     lead_set_status,
 )
+from .submissions import (
+    FIELD,
+    REFUSED,
+    TWICE,
+    AlreadySubmitted,
+    Kind,
+    form_token_nonce,
+    submit_once,
+)
 
 PAGE_SIZE = 25
 # Query parameters that order or page a list rather than narrow it.
@@ -122,6 +131,28 @@ def _save_with_company(form: Form, obj: Deal | Lead, save: Callable[[], object])
         _add_service_errors(form, error, {"company": "company_name"})
         return False
     return True
+
+
+def _form_nonce(request: HttpRequest, form: Form, kind: str) -> str | None:
+    """The one-time token of a POSTed create form (pipeline.submissions); a missing token
+    or one issued to someone else is a form error and nothing is saved."""
+    if request.method != "POST":
+        return None
+    nonce = form_token_nonce(token=request.POST.get(FIELD), user=request.user, kind=kind)
+    if nonce is None:
+        form.add_error(None, REFUSED)
+    return nonce
+
+
+def _once(request: HttpRequest, kind: str, nonce: str | None, save: Callable[[], object]):
+    """`save` run at most once for the form's token (raises AlreadySubmitted after)."""
+    assert nonce is not None  # _form_nonce made the form invalid without one
+    return lambda: submit_once(nonce=nonce, user=request.user, kind=kind, save=save)
+
+
+def _kept_token(request: HttpRequest, nonce: str | None) -> str | None:
+    """The token a re-shown form keeps (a fresh one is issued when it had none valid)."""
+    return request.POST.get(FIELD) if nonce else None
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -222,12 +253,23 @@ def deal_board(request: HttpRequest) -> HttpResponse:
 def deal_create(request: HttpRequest) -> HttpResponse:
     """A new deal on one page; errors show next to their fields and nothing is written."""
     form = DealForm(request.POST if request.method == "POST" else None, user=request.user)
+    nonce = _form_nonce(request, form, Kind.DEAL)
     if form.is_valid():
         deal = form.save(commit=False)
-        if _save_with_company(form, deal, lambda: deal_save(deal=deal, by=request.user)):
+        try:
+            saved = _save_with_company(
+                form,
+                deal,
+                _once(request, Kind.DEAL, nonce, lambda: deal_save(deal=deal, by=request.user)),
+            )
+        except AlreadySubmitted as done:  # a double submit: show the deal the first saved
+            messages.info(request, TWICE)
+            return redirect("pipeline:deal-detail", pk=done.object_id)
+        if saved:
             messages.success(request, f"Deal “{deal.name}” added.")
             return redirect("pipeline:deal-detail", pk=deal.pk)
-    return render(request, "pipeline/deal_form.html", {"form": form})
+    context = {"form": form, "submit_token": _kept_token(request, nonce)}
+    return render(request, "pipeline/deal_form.html", context)
 
 
 @login_required
@@ -393,6 +435,7 @@ def deal_quick_add(request: HttpRequest) -> HttpResponse:
     htmx gets the quick-add partial back (errors, or a success line and an empty form)."""
     form = QuickAddForm(request.POST)
     created = None
+    nonce = _form_nonce(request, form, Kind.DEAL)
     stage = first_open_stage()
     if stage is None:
         form.add_error(None, "No default pipeline is set up yet; ask an admin.")
@@ -405,12 +448,27 @@ def deal_quick_add(request: HttpRequest) -> HttpResponse:
             amount=data["amount"],
             expected_close_date=data["expected_close_date"],
         )
-        if _save_with_company(form, deal, lambda: deal_save(deal=deal, by=request.user)):
-            created, form = deal, QuickAddForm()
+        try:
+            if _save_with_company(
+                form,
+                deal,
+                _once(request, Kind.DEAL, nonce, lambda: deal_save(deal=deal, by=request.user)),
+            ):
+                created, form, nonce = deal, QuickAddForm(), None
+        except AlreadySubmitted as done:  # a double submit: show the deal the first saved
+            if not request.htmx:
+                messages.info(request, TWICE)
+                return redirect("pipeline:deal-detail", pk=done.object_id)
+            created = Deal.objects.visible_to(request.user).filter(pk=done.object_id).first()
+            form, nonce = QuickAddForm(), None
     if not request.htmx and created is not None:
         messages.success(request, f"Deal “{created.name}” added.")
         return redirect("pipeline:deal-detail", pk=created.pk)
-    context = {"quick_add_form": form, "quick_add_deal": created}
+    context = {
+        "quick_add_form": form,
+        "quick_add_deal": created,
+        "quick_add_token": _kept_token(request, nonce),
+    }
     template = "pipeline/_quick_add.html" if request.htmx else "pipeline/deal_quick_add.html"
     return render(request, template, context)
 
@@ -458,14 +516,26 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 def lead_create(request: HttpRequest) -> HttpResponse:
     """Add a lead; a rep's lead is theirs, a manager may give it to someone on the team."""
     form = LeadForm(request.POST if request.method == "POST" else None, user=request.user)
+    nonce = _form_nonce(request, form, Kind.LEAD)
     if form.is_valid():
         lead = form.save(commit=False)
-        if _save_with_company(form, lead, lambda: lead_save(lead=lead, by=request.user)):
-            messages.success(request, f"Lead at {lead.company.name} added.")
+        try:
+            saved = _save_with_company(
+                form,
+                lead,
+                _once(request, Kind.LEAD, nonce, lambda: lead_save(lead=lead, by=request.user)),
+            )
+            if saved:
+                messages.success(request, f"Lead at {lead.company.name} added.")
+        except AlreadySubmitted:  # a double submit: the first one's answer (the list)
+            saved = True
+            messages.info(request, TWICE)
+        if saved:
             if "add_another" in request.POST:
                 return redirect("pipeline:lead-create")
             return redirect("pipeline:lead-list")
-    return render(request, "pipeline/lead_form.html", {"form": form})
+    context = {"form": form, "submit_token": _kept_token(request, nonce)}
+    return render(request, "pipeline/lead_form.html", context)
 
 
 @login_required

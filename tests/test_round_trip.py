@@ -121,3 +121,31 @@ def test_export_then_import_into_an_empty_database_gives_the_same_kpis(tmp_path)
     ]
     assert not differences, "\n".join(differences)
     assert Deal.objects.count() == 90
+
+
+TRICKY = ["=SUM(A1)", "'=x", "''+1", "-2+3", "@cmd", "\t=1", "'", "'plain", "-5", "Plain"]
+
+
+def test_names_a_spreadsheet_would_evaluate_come_back_exactly(tmp_path):
+    """The export writes `'=SUM(A1)` (no formula runs in a spreadsheet) and the import
+    takes the quote off again: deal, company, team and people names survive unchanged."""
+    team = TeamFactory(name="=Team")
+    rep = UserFactory(username="rep-1", first_name="@First", last_name="-Last", team=team)
+    for n, name in enumerate(TRICKY):
+        company = CompanyFactory(name=f"{name} co" if name.strip() == name else f"co {n}")
+        DealFactory(owner=rep, name=name, company=company, stage=default_stage("Proposal"))
+    names = sorted(Deal.objects.values_list("name", "company__name"))
+    people, deals = tmp_path / "people.csv", tmp_path / "deals.csv"
+    call_command("export_csv", "reps", str(people))
+    call_command("export_csv", "deals", str(deals))
+    assert "'=SUM(A1)" in deals.read_text()
+
+    Deal.objects.all().delete()
+    Company.objects.all().delete()
+    User.objects.all().delete()
+    Team.objects.all().delete()
+    call_command("import_csv", "reps", str(people))
+    call_command("import_csv", "deals", str(deals))
+    assert sorted(Deal.objects.values_list("name", "company__name")) == names
+    user = User.objects.get(username="rep-1")
+    assert (user.first_name, user.last_name, user.team.name) == ("@First", "-Last", "=Team")

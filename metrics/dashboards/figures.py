@@ -3,7 +3,7 @@ median, against a target, ranked."""
 
 import datetime as dt
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,17 +28,29 @@ SORT_KEYS = [
 ]
 DEFAULT_SORT = "-revenue"
 
+# A comparison figure (the team median on a rep's page) shown to someone who may not see
+# each rep behind it needs at least this many reps with a defined value: over two reps,
+# 2 x median - own is the teammate's exact figure, and small groups leak alike.
+MIN_PEERS = 5
+WITHHELD_REASON = f"Team median needs at least {MIN_PEERS} reps with this figure"
+
 
 @dataclass(frozen=True)
 class Figure:
     """One KPI on a page, with what it is compared to: the previous period and, on a
-    rep's page, the team median (`has_median`: a team exists to compare with)."""
+    rep's page, the team median (`has_median`: a team exists to compare with;
+    `median_withheld`: too few reps have the figure for the viewer to see their median)."""
 
     key: str
     value: Any
     previous: Any = None
     median: Any = None
     has_median: bool = False
+    median_withheld: bool = False
+
+    @property
+    def median_note(self) -> str:
+        return WITHHELD_REASON if self.median_withheld else ""
 
     @property
     def definition(self) -> Definition:
@@ -80,6 +92,7 @@ def figures(
     kpis: KPIs,
     previous: KPIs | None = None,
     median: Mapping[str, Any] | None = None,
+    withheld: Collection[str] = (),
 ) -> list[Figure]:
     return [
         Figure(
@@ -88,19 +101,32 @@ def figures(
             previous=getattr(previous, key) if previous is not None else None,
             median=(median or {}).get(key),
             has_median=median is not None,
+            median_withheld=key in withheld,
         )
         for key in keys
     ]
 
 
-def median_kpis(all_kpis: Iterable[KPIs]) -> dict[str, Any]:
+def _defined(rows: list[KPIs], key: str) -> list[Any]:
+    return [getattr(row, key) for row in rows if getattr(row, key) is not None]
+
+
+def withheld_kpis(all_kpis: Iterable[KPIs], *, min_values: int) -> frozenset[str]:
+    """The KPIs that some, but fewer than `min_values`, of the scopes define: their median
+    is withheld (a median of one or two values gives those values away)."""
+    rows = list(all_kpis)
+    return frozenset(key for key in KPI_KEYS if 0 < len(_defined(rows, key)) < min_values)
+
+
+def median_kpis(all_kpis: Iterable[KPIs], *, min_values: int = 1) -> dict[str, Any]:
     """The median of every KPI over the given scopes, leaving out undefined values (None
-    when none is defined). Money stays Decimal to the cent, counts may become halves."""
+    when fewer than `min_values` are defined, see withheld_kpis). Money stays Decimal to
+    the cent, counts may become halves."""
     rows = list(all_kpis)
     result: dict[str, Any] = {}
     for key in KPI_KEYS:
-        values = [getattr(row, key) for row in rows if getattr(row, key) is not None]
-        if not values:
+        values = _defined(rows, key)
+        if not values or len(values) < min_values:
             result[key] = None
             continue
         middle = statistics.median(values)

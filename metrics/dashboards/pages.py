@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from accounts.access import sees_team_of
 from accounts.choices import Role
 from accounts.models import Team, User
 from accounts.selectors import team_tree_ids
@@ -23,7 +24,17 @@ from metrics.kpis import (
 )
 
 from .deals import DealLists, deals_needing_attention
-from .figures import Figure, Goal, Ranked, figures, goal, median_kpis, sort_ranked
+from .figures import (
+    MIN_PEERS,
+    Figure,
+    Goal,
+    Ranked,
+    figures,
+    goal,
+    median_kpis,
+    sort_ranked,
+    withheld_kpis,
+)
 from .period_picker import Period
 from .trends import Trend, monthly_trend
 
@@ -70,6 +81,11 @@ class RepDashboard:
     team_size: int
     trend: Trend
     deals: DealLists
+    median_withheld: bool = False  # some team median hidden: too few reps have it
+
+    @property
+    def min_peers(self) -> int:
+        return MIN_PEERS
 
 
 def rep_dashboard(*, viewer: User, subject: User, period: Period, now: dt.datetime) -> RepDashboard:
@@ -100,15 +116,24 @@ def rep_dashboard(*, viewer: User, subject: User, period: Period, now: dt.dateti
         period=previous_period.target_period,
     )[subject.pk]
     kpis = by_user[subject.pk]
-    median = median_kpis(by_user[uid] for uid in teammates) if teammates else None
+    median, withheld = None, frozenset[str]()
+    if teammates:
+        # A rep sees the team's median only over at least MIN_PEERS reps with the figure.
+        # A viewer who sees each rep of the team (its managers, admins) learns nothing from
+        # a median; anyone else needs MIN_PEERS reps behind it.
+        min_values = 1 if sees_team_of(viewer, subject.team_id) else MIN_PEERS
+        peers = [by_user[uid] for uid in teammates]
+        median = median_kpis(peers, min_values=min_values)
+        withheld = withheld_kpis(peers, min_values=min_values)
     return RepDashboard(
         subject=subject,
         period=period,
         previous_period=previous_period,
         comparison=Comparison(kpis, previous, goal(kpis, period, today=today)),
-        headline=figures(HEADLINE_KEYS, kpis, previous, median),
-        detail=figures(DETAIL_KEYS, kpis, previous, median),
+        headline=figures(HEADLINE_KEYS, kpis, previous, median, withheld),
+        detail=figures(DETAIL_KEYS, kpis, previous, median, withheld),
         team_size=len(teammates),
+        median_withheld=bool(withheld & {*HEADLINE_KEYS, *DETAIL_KEYS}),
         trend=monthly_trend(
             scope_kind=ScopeKind.USER, scope_id=subject.pk, last_day=min(period.end, today)
         ),

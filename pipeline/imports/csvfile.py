@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..csv_cells import restore
 from .results import ImportFileError, RowError
 
 DELIMITERS = {",": "comma", ";": "semicolon"}
@@ -80,14 +81,15 @@ class CsvFile:
 
     def records(self) -> Iterator[tuple[int, dict[str, str] | RowError]]:
         """(line, {column: stripped cell}) for each non-blank data row, or (line, RowError)
-        for a row with the wrong number of cells. `line` is where the row starts."""
+        for a row with the wrong number of cells. `line` is where the row starts. A cell
+        the export neutralised (`'=x`) is read back as the value it stands for (`=x`)."""
         width = len(self.columns)
         reader = _reader(self.text, self.delimiter)
         next(reader)
         end = reader.line_num
         for cells in _guarded(reader):
             line, end = end + 1, reader.line_num
-            cells = [cell.strip() for cell in cells]
+            cells = [restore(cell.strip()) for cell in cells]
             if not any(cells):
                 continue
             if width < len(cells) <= width + self.spare and not any(cells[width:]):

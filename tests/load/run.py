@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 PASSWORD = "load-test-password-7"
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+FORM_TOKEN_RE = re.compile(r'name="form_token" value="([^"]+)"')
 
 SETUP_SCRIPT = """
 import json, os
@@ -211,6 +212,9 @@ def rep_loop(
         action = rng.random()
         if action < 0.45 or not mine:
             amount = Decimal(rng.randrange(1000, 90000)) + Decimal(rng.randrange(100)) / 100
+            # As a browser does: open the form, whose one-time token the POST sends back.
+            _, _, form_page = browser.request("deal_form", "GET", "/deals/new/")
+            token = FORM_TOKEN_RE.search(form_page)
             status, headers, _ = browser.post(
                 "deal_create",
                 "/deals/new/",
@@ -221,6 +225,7 @@ def rep_loop(
                     "expected_close_date": "2026-12-15",
                     "stage": stages[0],
                     "product": "",
+                    "form_token": token[1] if token else "",
                 },
             )
             match = re.fullmatch(r"/deals/(\d+)/", headers.get("Location", ""))

@@ -20,6 +20,7 @@ from tests.factories import (
     DealFactory,
     KPISnapshotFactory,
     StageChangeFactory,
+    TeamFactory,
     UserFactory,
     default_stage,
 )
@@ -245,14 +246,34 @@ def test_region_page_shows_each_sub_team(client, org, frozen):
     assert re.search(r"B 3,000\.00 no target —", teams), teams
 
 
-def test_rep_page_compares_with_the_previous_period_and_the_team(client, org, frozen):
+def test_rep_page_compares_with_the_previous_period_but_hides_a_median_of_two(client, org, frozen):
     html = page(client, org.a1, "my-performance", Q1_QUARTER)
     text = text_of(html)
     # a1 won D1 and D3 (30,000) against 25,000 for Q1; lost D2.
     assert "30,000.00 of 25,000.00 target" in text
     assert "120.0% attained" in text
     assert "Target reached" in text
-    # Win rate 2/3; no decided deal in Q4 2025 to compare with; team median (2/3 + 1/2) / 2.
+    # Win rate 2/3; no decided deal in Q4 2025 to compare with. Team A has two reps: its
+    # median would give a2's figures away (2 x median - own), so it is withheld.
+    assert re.search(r"Win rate 66\.7% Q4 2025: — Team median —", text), text
+    assert re.search(r"Pipeline 8,000 Q4 2025: 0 Team median —", text), text
+    assert "Team median needs at least 5 reps with a figure" in text
+    assert 'title="Team median needs at least 5 reps with this figure"' in html
+    # Nothing of a2 on the page: revenue 6,000 (D5), weighted pipeline 3,000 (D11: 4,000 at
+    # 75 %), nor the medians they would make: win rate (2/3 + 1/2) / 2, deal
+    # size (15,000 + 6,000) / 2, revenue 18,000, weighted pipeline (4,000 + 3,000) / 2.
+    for figure in ("6,000", "3,000", "58.3%", "10,500", "18,000", "3,500"):
+        assert figure not in text, text[text.find(figure) - 150 : text.find(figure) + 50]
+    assert_no_broken_numbers(html)
+
+
+def test_a_manager_sees_the_median_of_a_small_team_on_a_reps_page(
+    client, org, team_a_manager, frozen
+):
+    # The manager sees each of the two reps anyway: the median gives nothing away.
+    html = page(client, team_a_manager, "rep-performance", Q1_QUARTER, user_id=org.a1.pk)
+    text = text_of(html)
+    # Team median of the win rate (2/3 + 1/2) / 2.
     assert re.search(r"Win rate 66\.7% Q4 2025: — Team median 58\.3%", text), text
     # Average deal size 15,000 (whole units in the tile), the median (15,000 + 6,000) / 2.
     assert re.search(r"Average deal size 15,000 Q4 2025: — Team median 10,500", text)
@@ -444,6 +465,46 @@ def test_a_new_rep_without_deals_gets_a_helpful_page(client, team, frozen):
     assert "Nothing due in the next 30 days." in text
     assert "No stale deals." in text
     assert_no_broken_numbers(html)
+
+
+def _team_of_five(won: list[int | None]) -> list:
+    """Five reps of one team; rep n won a Q1 deal of won[n] (None: an open deal of 100)."""
+    team = TeamFactory(name="Five")
+    reps = [UserFactory(username=f"five{n}", team=team, role=Role.REP) for n in range(5)]
+    for rep, amount in zip(reps, won, strict=True):
+        if amount is None:
+            DealFactory(owner=rep, stage=default_stage("Proposal"), amount=100, created_at=at(1, 5))
+        else:
+            DealFactory(
+                owner=rep,
+                stage=default_stage("Won"),
+                amount=amount,
+                created_at=at(1, 5),
+                closed_at=at(2, 1),
+            )
+    return reps
+
+
+def test_a_rep_in_a_team_of_five_sees_the_median(client, frozen, db):
+    reps = _team_of_five([1000, 2000, 3000, 4000, 5000])
+    text = text_of(page(client, reps[0], "my-performance", Q1_QUARTER))
+    # Average deal size: the middle of 1,000, 2,000, 3,000, 4,000, 5,000; all won: 100 %.
+    assert re.search(r"Average deal size 1,000 Q4 2025: — Team median 3,000", text), text
+    assert re.search(r"Win rate 100\.0% Q4 2025: — Team median 100\.0%", text), text
+    assert "needs at least 5 reps" not in text
+
+
+def test_a_median_over_fewer_than_five_defined_values_is_withheld(client, frozen, db):
+    # Five reps, but only two decided a deal: the win rate and deal size of two reps would
+    # leak, so those medians are withheld; the pipeline (defined for all five) is shown:
+    # 0, 0, 100, 100, 100 -> 100.
+    reps = _team_of_five([1000, 3000, None, None, None])
+    text = text_of(page(client, reps[0], "my-performance", Q1_QUARTER))
+    assert re.search(r"Win rate 100\.0% Q4 2025: — Team median —", text), text
+    assert re.search(r"Average deal size 1,000 Q4 2025: — Team median —", text), text
+    assert re.search(r"Pipeline 0 no change vs Q4 2025 Team median 100\b", text), text
+    assert "Team median needs at least 5 reps with a figure" in text
+    assert "3,000" not in text  # the other winner's deal
 
 
 def test_a_rep_without_a_team_has_no_median(client, frozen, db):

@@ -103,3 +103,16 @@ def test_the_table_costs_the_same_queries_whatever_the_data(
     client.force_login(admin_user)
     with django_assert_max_num_queries(30):
         _table(client.get(reverse("metrics:org-export"), Q1))
+
+
+def test_team_and_rep_names_are_written_as_text_not_formulas(client, org, admin_user):
+    org.team_b.name = '=HYPERLINK("http://evil.example")'
+    org.team_b.save()
+    org.b1.first_name, org.b1.last_name = "@cmd", "x"
+    org.b1.save()
+    client.force_login(admin_user)
+    table = _table(client.get(reverse("metrics:org-export"), Q1))
+    assert ("team", '\'=HYPERLINK("http://evil.example")') in table
+    b1 = table[("rep", "'@cmd x")]
+    assert b1["team"] == '\'=HYPERLINK("http://evil.example")'
+    assert b1["revenue"] == "3000.00"  # figures stay numbers

