@@ -5,8 +5,6 @@ never widens what a user sees. Bad values (an unknown stage, a sort column off t
 are form errors that leave the queryset unfiltered, never an exception.
 """
 
-import datetime as dt
-
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
@@ -14,6 +12,8 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.selectors import visible_users
+from periods import calendar
+from periods.calendar import named_period as period_range
 
 from .choices import LeadStatus, StageKind
 from .models import Deal, Lead
@@ -46,37 +46,6 @@ class SortFilter(django_filters.OrderingFilter):
         return qs.order_by(*ordering, "-pk")
 
 
-def _quarter_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    """The first of the month `months` after the month of `day`."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def period_range(key: str, *, today: dt.date) -> tuple[dt.date, dt.date] | None:
-    """The calendar days, first and last inclusive, of a named period around `today`."""
-    month = today.replace(day=1)
-    quarter = _quarter_start(today)
-    year = dt.date(today.year, 1, 1)
-    starts = {
-        "this_month": (month, 1),
-        "last_month": (_add_months(month, -1), 1),
-        "next_month": (_add_months(month, 1), 1),
-        "this_quarter": (quarter, 3),
-        "last_quarter": (_add_months(quarter, -3), 3),
-        "next_quarter": (_add_months(quarter, 3), 3),
-        "this_year": (year, 12),
-        "last_year": (dt.date(today.year - 1, 1, 1), 12),
-    }
-    if key not in starts:
-        return None
-    start, months = starts[key]
-    return start, _add_months(start, months) - dt.timedelta(days=1)
-
-
 PERIOD_CHOICES = [
     ("this_month", "This month"),
     ("next_month", "Next month"),
@@ -87,11 +56,6 @@ PERIOD_CHOICES = [
     ("this_year", "This year"),
     ("last_year", "Last year"),
 ]
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in the project's time zone."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 class DealFilter(django_filters.FilterSet):
@@ -142,9 +106,8 @@ class DealFilter(django_filters.FilterSet):
             return queryset
         start, end = days
         closing = Q(stage__kind=StageKind.OPEN, expected_close_date__range=(start, end))
-        closed = ~Q(stage__kind=StageKind.OPEN) & Q(
-            closed_at__gte=_day_start(start), closed_at__lt=_day_start(end + dt.timedelta(days=1))
-        )
+        first, after = calendar.day_bounds(start, end)
+        closed = ~Q(stage__kind=StageKind.OPEN) & Q(closed_at__gte=first, closed_at__lt=after)
         return queryset.filter(closing | closed)
 
 

@@ -28,9 +28,7 @@ def won_deal(rep, created: dt.datetime, closed: dt.datetime, **fields):
 
 
 def cycle(rep, start: dt.date, end: dt.date) -> tuple[float | None, float | None]:
-    kpis = kpis_for_scope(
-        kind="user", scope_id=rep.pk, start=start, end=end, as_of=end_of_day(end)
-    )
+    kpis = kpis_for_scope(kind="user", scope_id=rep.pk, start=start, end=end, as_of=end_of_day(end))
     return kpis.sales_cycle_days_mean, kpis.sales_cycle_days_median
 
 
