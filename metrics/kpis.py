@@ -569,9 +569,10 @@ def pipeline_by_stage(
 ) -> list[StagePipeline]:
     """The open deals at the end of start..end (or at `as_of`, if earlier) by the stage
     each was in at that moment, in pipeline order; every open stage of the default
-    pipeline is listed, with zeros when empty. The rows add up to open_deals,
-    pipeline_value and (to the cent) weighted_pipeline of the same scope and period. Two
-    queries (three for a team), whatever the number of deals."""
+    pipeline is listed, with zeros when empty. The rows add up to open_deals and
+    pipeline_value of the same scope and period, and to its weighted_pipeline within half a
+    cent per stage (each row is rounded on its own). Two queries (three for a team),
+    whatever the number of deals."""
     moment = min(period_bounds(start, end)[1], as_of)
     later_move = StageChange.objects.filter(deal=OuterRef("pk"), changed_at__gte=moment).order_by(
         "changed_at", "id"
