@@ -27,9 +27,9 @@ class PeriodForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        # The calendar's bounds, for the period itself and not only the day typed: the year
-        # of 31 Dec 2200 is in; the periods around it (the page's comparison and links)
-        # are still dates Python can hold.
+        # Days outside the calendar's bounds fall back with a message: at the ends of
+        # Python's calendar the period before or after (which the page compares with and
+        # links to) does not exist, and nothing is stored there anyway.
         outside = [
             name
             for name in ("start", "end")
