@@ -6,16 +6,16 @@ import datetime as dt
 import django_filters
 from django import forms
 from django.db.models import F, QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
 
+from periods import calendar
+
 from .errors import MAX_ID
 
-# Days this close to the ends of the calendar mean "no bound": the instants around them
-# do not exist in every time zone, and nothing is stored there.
-_FIRST_DAY = dt.date(1, 1, 2)
-_LAST_DAY = dt.date(9999, 12, 30)
+# Days outside the calendar's bounds mean "no bound": nothing is stored there, and the
+# instants around the ends of Python's calendar do not exist in every time zone.
+_FIRST_DAY, _LAST_DAY = calendar.FIRST_DAY, calendar.LAST_DAY
 
 
 class IdFilter(django_filters.Filter):
@@ -37,21 +37,16 @@ def id_filter(field_name: str, help_text: str, *, minimum: int = 1) -> IdFilter:
     return extend_schema_field(schema)(filter_)
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in the project's time zone."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def on_or_after(queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
     if value < _FIRST_DAY:
         return queryset
-    return queryset.filter(**{f"{name}__gte": _day_start(value)})
+    return queryset.filter(**{f"{name}__gte": calendar.day_start(value)})
 
 
 def on_or_before(queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
     if value > _LAST_DAY:
         return queryset
-    return queryset.filter(**{f"{name}__lt": _day_start(value + dt.timedelta(days=1))})
+    return queryset.filter(**{f"{name}__lt": calendar.end_of_day(value)})
 
 
 def day_filters(field_name: str, what: str) -> tuple[django_filters.DateFilter, ...]:

@@ -3,7 +3,7 @@
 import statistics
 
 from django.db.backends.signals import connection_created
-from django.db.models import Aggregate, FloatField, Func
+from django.db.models import Aggregate, BigIntegerField, FloatField, Func
 
 
 class Median(Aggregate):
@@ -24,38 +24,24 @@ class Median(Aggregate):
         return super(Median, clone).as_sql(compiler, connection, **extra_context)
 
 
-class DaysBetween(Func):
-    """Days from `start` to `end` as a decimal number (fractions of a day kept)."""
+class Cents(Func):
+    """An amount (2 decimals) as a whole number of cents, so that sums and products of money
+    are exact integers on every database: SQLite keeps a decimal as a float (or an integer
+    when whole, where integer division drops the cents), PostgreSQL as a numeric. ROUND
+    only removes a float's last-bit error; an amount has no fraction of a cent to round."""
 
-    arity = 2
-    output_field = FloatField()
+    arity = 1
+    output_field = BigIntegerField()
 
-    def as_postgresql(self, compiler, connection, **extra_context):
-        template = "CAST(EXTRACT(EPOCH FROM (%(expressions)s)) AS double precision) / 86400.0"
-        return self.as_sql(
-            compiler,
-            connection,
-            template=template,
-            arg_joiner=" - ",
-            **extra_context,
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="CAST(ROUND(%(expressions)s * 100) AS BIGINT)"
         )
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        # SQLite keeps datetimes as ISO text; julianday() turns them into day numbers.
-        return self.as_sql(
-            compiler,
-            connection,
-            template="(JULIANDAY(%(expressions)s))",
-            arg_joiner=") - JULIANDAY(",
-            **extra_context,
+        return super().as_sql(
+            compiler, connection, template="CAST(ROUND(%(expressions)s * 100) AS INTEGER)"
         )
-
-    def as_sql(self, compiler, connection, **extra_context):
-        # PostgreSQL and SQLite want end - start; the arguments come as (start, end).
-        start, end = self.get_source_expressions()
-        clone = self.copy()
-        clone.set_source_expressions([end, start])
-        return Func.as_sql(clone, compiler, connection, **extra_context)
 
 
 class _SQLiteMedian:

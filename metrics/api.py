@@ -1,8 +1,6 @@
 """KPI, snapshot and target endpoints. Figures come from metrics.kpis, like every page;
 targets are written through metrics.services.targets_set, which keeps their history."""
 
-import datetime as dt
-
 import django_filters
 from django.db import IntegrityError
 from django.db.models import QuerySet
@@ -20,6 +18,7 @@ from accounts.models import Team, User
 from api.errors import Conflict, RejectUnknownFieldsMixin
 from api.fields import RelatedIdField, money_field
 from api.filters import id_filter
+from periods import calendar
 from periods.calendar import is_period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
@@ -30,9 +29,9 @@ from .services import TargetCell, targets_set
 from .targets import YEAR_MAX, YEAR_MIN
 
 MONEY = {"max_digits": 20, "decimal_places": 2, "coerce_to_string": True}
-# KPI queries reach past `end` (the end of its day, the period around it): keep dates well
-# inside the calendar, whose ends would overflow.
-FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+# The calendar's bounds: KPI queries reach past `end` (the end of its day, the period
+# around it), which overflows at the ends of Python's calendar.
+FIRST_DAY, LAST_DAY = calendar.FIRST_DAY, calendar.LAST_DAY
 
 
 class KPIQuerySerializer(serializers.Serializer):

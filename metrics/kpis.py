@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from django.db.models import (
     Avg,
+    BigIntegerField,
     Case,
     Count,
-    DecimalField,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -35,20 +35,19 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
 
 from accounts.models import Team
 from accounts.selectors import team_tree_ids
-from metrics.aggregates import DaysBetween, Median
+from metrics.aggregates import Cents, Median
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.models import Target
 from periods import calendar as periods
+from periods.durations import WallClockDays
 from pipeline.choices import StageKind
 from pipeline.models import Deal, Lead, Stage, StageChange
 
 ScopeKind = Literal["org", "team", "user"]
 CENT = Decimal("0.01")
-MONEY = DecimalField(max_digits=20, decimal_places=4)
 
 
 @dataclass(frozen=True)
@@ -82,17 +81,9 @@ class KPIs:
 KPI_KEYS = [field.name for field in fields(KPIs)]
 
 
-def period_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[first instant of start, first instant after end) in the project's time zone."""
-    tz = timezone.get_default_timezone()
-    first = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
-    after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-    return first, after
-
-
-def end_of_day(day: dt.date) -> dt.datetime:
-    """The first instant after `day`: the as_of of a snapshot taken for that day."""
-    return period_bounds(day, day)[1]
+# The calendar's: the instants of days start..end, and the as_of of a day's snapshot.
+period_bounds = periods.day_bounds
+end_of_day = periods.end_of_day
 
 
 # --- Scopes and groupings ------------------------------------------------------------------
@@ -164,14 +155,14 @@ def _closed_in_period(grouping: _Grouping, first: dt.datetime, until: dt.datetim
         grouping.key,
         deals_won=Count("id", filter=won),
         deals_lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
-        revenue=Sum("amount", filter=won),
+        revenue_cents=Sum(Cents("amount"), filter=won),
     )
 
 
 def _cycle_of_wins(grouping: _Grouping, first: dt.datetime, until: dt.datetime) -> dict:
     # Its own query over won deals only: the join to leads for the first contact is then
     # a few index probes instead of a hash of every lead (measured 2x faster at 100k).
-    cycle = DaysBetween(Coalesce("lead__created_at", "created_at"), "closed_at")
+    cycle = WallClockDays(Coalesce("lead__created_at", "created_at"), "closed_at")
     deals = Deal.objects.filter(
         grouping.deal_filter, stage__kind=StageKind.WON, closed_at__gte=first, closed_at__lt=until
     )
@@ -210,10 +201,8 @@ def _open_at(grouping: _Grouping, moment: dt.datetime) -> dict:
         deals,
         grouping.key,
         open_deals=Count("id"),
-        pipeline_value=Sum("amount"),
-        weighted_pipeline=Sum(
-            ExpressionWrapper(F("amount") * probability_then / Value(100), output_field=MONEY)
-        ),
+        pipeline_value_cents=Sum(Cents("amount")),
+        weighted_pipeline_cent_percent=Sum(_cent_percent(probability_then)),
     )
 
 
@@ -227,7 +216,7 @@ def _won_to_date(grouping: _Grouping, until: dt.datetime) -> dict:
     return _grouped(
         deals,
         grouping.key,
-        customer_revenue=Sum("amount"),
+        customer_revenue_cents=Sum(Cents("amount")),
         customers=Count("company_id", distinct=True),
     )
 
@@ -309,6 +298,21 @@ def _money(value) -> Decimal:
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _cent_percent(probability) -> ExpressionWrapper:
+    """amount × probability as a whole number of cent-percent (1/10,000 of a currency unit):
+    an exact integer on both databases, summed exactly, divided only in Python."""
+    return ExpressionWrapper(Cents("amount") * probability, output_field=BigIntegerField())
+
+
+def _from_cents(value) -> Decimal:
+    return _money(Decimal(value or 0) / 100)
+
+
+def _from_cent_percent(value) -> Decimal:
+    """A sum of cent-percent as money: exact, then rounded half up to the cent, once."""
+    return _money(Decimal(value or 0) / 10000)
+
+
 def _days(value) -> float | None:
     # Rounded to ~0.1 s: a parallel float sum differs in its last bits from run to run, and
     # a snapshot must equal the live figure exactly.
@@ -321,7 +325,7 @@ def _ratio(numerator, denominator) -> float | None:
 
 def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
     won, lost = parts.get("deals_won") or 0, parts.get("deals_lost") or 0
-    revenue = _money(parts.get("revenue"))
+    revenue = _from_cents(parts.get("revenue_cents"))
     avg_deal_size = _money(revenue / won) if won else None
     win_rate = _ratio(won, won + lost)
     cycle_mean = _days(parts.get("sales_cycle_days_mean"))
@@ -347,10 +351,12 @@ def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
         sales_cycle_days_mean=cycle_mean,
         sales_cycle_days_median=_days(parts.get("sales_cycle_days_median")),
         open_deals=open_deals,
-        pipeline_value=_money(parts.get("pipeline_value")),
-        weighted_pipeline=_money(parts.get("weighted_pipeline")),
+        pipeline_value=_from_cents(parts.get("pipeline_value_cents")),
+        weighted_pipeline=_from_cent_percent(parts.get("weighted_pipeline_cent_percent")),
         sales_velocity=velocity,
-        clv=_money(Decimal(parts["customer_revenue"]) / customers) if customers else None,
+        clv=_money(Decimal(parts["customer_revenue_cents"]) / 100 / customers)
+        if customers
+        else None,
         target=None if target is None else _money(target),
         attainment=_ratio(revenue, target) if target else None,
     )
@@ -563,9 +569,10 @@ def pipeline_by_stage(
 ) -> list[StagePipeline]:
     """The open deals at the end of start..end (or at `as_of`, if earlier) by the stage
     each was in at that moment, in pipeline order; every open stage of the default
-    pipeline is listed, with zeros when empty. The rows add up to open_deals,
-    pipeline_value and (to the cent) weighted_pipeline of the same scope and period. Two
-    queries (three for a team), whatever the number of deals."""
+    pipeline is listed, with zeros when empty. The rows add up to open_deals and
+    pipeline_value of the same scope and period, and to its weighted_pipeline within half a
+    cent per stage (each row is rounded on its own). Two queries (three for a team),
+    whatever the number of deals."""
     moment = min(period_bounds(start, end)[1], as_of)
     later_move = StageChange.objects.filter(deal=OuterRef("pk"), changed_at__gte=moment).order_by(
         "changed_at", "id"
@@ -583,10 +590,8 @@ def pipeline_by_stage(
         .values("stage_then")
         .annotate(
             open_deals=Count("id"),
-            pipeline_value=Sum("amount"),
-            weighted_pipeline=Sum(
-                ExpressionWrapper(F("amount") * probability_then / Value(100), output_field=MONEY)
-            ),
+            pipeline_value_cents=Sum(Cents("amount")),
+            weighted_pipeline_cent_percent=Sum(_cent_percent(probability_then)),
         )
         .order_by()
     )
@@ -603,8 +608,8 @@ def pipeline_by_stage(
                 name=stage.name,
                 probability=stage.probability,
                 open_deals=row.get("open_deals") or 0,
-                pipeline_value=_money(row.get("pipeline_value")),
-                weighted_pipeline=_money(row.get("weighted_pipeline")),
+                pipeline_value=_from_cents(row.get("pipeline_value_cents")),
+                weighted_pipeline=_from_cent_percent(row.get("weighted_pipeline_cent_percent")),
             )
         )
     return result

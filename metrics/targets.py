@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.access import Capability, can, restrict
 from accounts.choices import Role
 from accounts.models import Team, User
+from periods.calendar import FIRST_DAY, LAST_DAY
 
 from .choices import PeriodKind, TargetMetric
 from .models import Target
@@ -24,7 +25,7 @@ from .services import CENT, TARGET_MAX, TargetCell
 # t-<team|user>-<id>-<first day of the period>, e.g. t-user-42-2026-04-01
 CELL_NAME = re.compile(r"t-(team|user)-(\d{1,18})-(\d{4}-\d{2}-\d{2})")
 CELL_PREFIX = "t-"
-YEAR_MIN, YEAR_MAX = 1990, 2100
+YEAR_MIN, YEAR_MAX = FIRST_DAY.year, LAST_DAY.year  # the calendar's bounds
 MAX_INDENT = 6  # deeper teams are drawn at this indent (templates/metrics/targets.html)
 
 

@@ -3,6 +3,8 @@ product accepts at all."""
 
 import datetime as dt
 
+from django.utils import timezone
+
 from .choices import PeriodKind
 
 # Every date a person or a client may enter, on pages, in the API and in imports: far enough
@@ -12,8 +14,36 @@ FIRST_DAY = dt.date(1900, 1, 1)
 LAST_DAY = dt.date(2200, 12, 31)
 
 
+# What a page says when a date falls outside them.
+BOUNDS_MESSAGE = (
+    f"Dates run from {FIRST_DAY.day} {FIRST_DAY:%b %Y} to {LAST_DAY.day} {LAST_DAY:%b %Y}."
+)
+
+
 def in_bounds(day: dt.date) -> bool:
     return FIRST_DAY <= day <= LAST_DAY
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in the project's TIME_ZONE (an aware datetime)."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
+
+
+def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[first instant of `start`, first instant after `end`) in the project's TIME_ZONE:
+    the instants of the calendar days start..end, both inclusive."""
+    return day_start(start), day_start(end + dt.timedelta(days=1))
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The first instant after `day`: the as_of of a snapshot taken for that day."""
+    return day_start(day + dt.timedelta(days=1))
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first of the month `months` after (or before, when negative) the month of `day`."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def period_start(day: dt.date, kind: str) -> dt.date:
@@ -30,9 +60,7 @@ def period_start(day: dt.date, kind: str) -> dt.date:
 def period_end(start: dt.date, kind: str) -> dt.date:
     """The last day (inclusive) of the period that begins on `start`."""
     months = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[PeriodKind(kind)]
-    month_index = start.year * 12 + (start.month - 1) + months
-    next_start = dt.date(month_index // 12, month_index % 12 + 1, 1)
-    return next_start - dt.timedelta(days=1)
+    return add_months(start, months) - dt.timedelta(days=1)
 
 
 def is_period_start(day: dt.date, kind: str) -> bool:
@@ -74,3 +102,27 @@ def months_within(start: dt.date, end: dt.date) -> list[dt.date]:
         months.append(day)
         day = period_end(day, PeriodKind.MONTH) + dt.timedelta(days=1)
     return months
+
+
+# Periods named relative to today, as list filters offer them ("closing next quarter").
+NAMED_PERIODS = {
+    "this_month": (PeriodKind.MONTH, 0),
+    "last_month": (PeriodKind.MONTH, -1),
+    "next_month": (PeriodKind.MONTH, 1),
+    "this_quarter": (PeriodKind.QUARTER, 0),
+    "last_quarter": (PeriodKind.QUARTER, -1),
+    "next_quarter": (PeriodKind.QUARTER, 1),
+    "this_year": (PeriodKind.YEAR, 0),
+    "last_year": (PeriodKind.YEAR, -1),
+}
+_MONTHS = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}
+
+
+def named_period(key: str, *, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The calendar days, first and last inclusive, of a named period around `today`
+    ("last_quarter"); None for a name not in NAMED_PERIODS."""
+    if key not in NAMED_PERIODS:
+        return None
+    kind, offset = NAMED_PERIODS[key]
+    start = add_months(period_start(today, kind), offset * _MONTHS[kind])
+    return start, period_end(start, kind)

@@ -11,7 +11,6 @@ The table's sortable columns are declared beside each FilterSet (`DEAL_COLUMNS`,
 `LEAD_COLUMNS`): the page's sort headers and the `sort` parameter both read them.
 """
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,6 +29,8 @@ from accounts.access import restrict
 # settings: DRF's views must load first when a page is the first to import these.
 from api.errors import MAX_ID
 from api.filters import IdFilter, day_filters, id_filter
+from periods import calendar
+from periods.calendar import named_period as period_range
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
 from .models import Company, Deal, Lead, Product, Stage
@@ -204,37 +205,6 @@ class PipelineFilterSet(django_filters.FilterSet):
         ]
 
 
-def _quarter_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    """The first of the month `months` after the month of `day`."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def period_range(key: str, *, today: dt.date) -> tuple[dt.date, dt.date] | None:
-    """The calendar days, first and last inclusive, of a named period around `today`."""
-    month = today.replace(day=1)
-    quarter = _quarter_start(today)
-    year = dt.date(today.year, 1, 1)
-    starts = {
-        "this_month": (month, 1),
-        "last_month": (_add_months(month, -1), 1),
-        "next_month": (_add_months(month, 1), 1),
-        "this_quarter": (quarter, 3),
-        "last_quarter": (_add_months(quarter, -3), 3),
-        "next_quarter": (_add_months(quarter, 3), 3),
-        "this_year": (year, 12),
-        "last_year": (dt.date(today.year - 1, 1, 1), 12),
-    }
-    if key not in starts:
-        return None
-    start, months = starts[key]
-    return start, _add_months(start, months) - dt.timedelta(days=1)
-
-
 PERIOD_CHOICES = [
     ("this_month", "This month"),
     ("next_month", "Next month"),
@@ -245,11 +215,6 @@ PERIOD_CHOICES = [
     ("this_year", "This year"),
     ("last_year", "Last year"),
 ]
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in the project's time zone."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 class DealFilter(PipelineFilterSet):
@@ -331,9 +296,8 @@ class DealFilter(PipelineFilterSet):
             return queryset
         start, end = days
         closing = Q(stage__kind=StageKind.OPEN, expected_close_date__range=(start, end))
-        closed = ~Q(stage__kind=StageKind.OPEN) & Q(
-            closed_at__gte=_day_start(start), closed_at__lt=_day_start(end + dt.timedelta(days=1))
-        )
+        first, after = calendar.day_bounds(start, end)
+        closed = ~Q(stage__kind=StageKind.OPEN) & Q(closed_at__gte=first, closed_at__lt=after)
         return queryset.filter(closing | closed)
 
 

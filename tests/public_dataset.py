@@ -8,9 +8,9 @@ products become products, and every opportunity becomes a deal:
 
   deal_stage   Prospecting -> "Prospecting", Engaging -> "Qualification" (open stages),
                Won -> "Won", Lost -> "Lost"
-  engage_date  -> created_at at 00:00 UTC; Prospecting rows have none and get the latest
+  engage_date  -> created_at at 00:00 in TIME_ZONE; Prospecting rows have none and get the latest
                   date found anywhere in the file
-  close_date   -> closed_at at 00:00 UTC (Won and Lost only)
+  close_date   -> closed_at at 00:00 in TIME_ZONE (Won and Lost only)
   close_value  -> amount (blank -> 0; Lost deals are worth 0 in the file and are kept)
   account      -> company (blank -> no company)
   opportunity_id -> external_id; the deal's team is its agent's team.
@@ -33,6 +33,7 @@ from django.utils.text import slugify
 
 from accounts.choices import Role
 from accounts.models import Team, User
+from periods.calendar import day_start
 from pipeline.exports import DEAL_COLUMNS, REP_COLUMNS
 from pipeline.models import Company, Deal, Product
 from tests.factories import default_stage
@@ -62,7 +63,9 @@ def manager_team_name(manager: str) -> str:
 
 
 def _midnight(day: str) -> dt.datetime:
-    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time.min, tzinfo=dt.UTC)
+    # Local midnight, as the CSV import reads a date: the file's days stay the same days in
+    # any TIME_ZONE, and a cycle is a whole number of wall-clock days.
+    return day_start(dt.date.fromisoformat(day))
 
 
 def _person(name: str, role: str, team: Team, password: str) -> User:

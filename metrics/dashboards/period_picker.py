@@ -27,6 +27,17 @@ class PeriodForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        # Days outside the calendar's bounds fall back with a message: at the ends of
+        # Python's calendar the period before or after (which the page compares with and
+        # links to) does not exist, and nothing is stored there anyway.
+        outside = [
+            name
+            for name in ("start", "end")
+            if (day := data.get(name)) is not None and not periods.in_bounds(day)
+        ]
+        if outside:
+            self.add_error(outside[0], periods.BOUNDS_MESSAGE)  # one message for both
+            return data
         if data.get("period") == CUSTOM:
             start, end = data.get("start"), data.get("end")
             if not start or not end:
@@ -133,7 +144,7 @@ class PeriodPicker:
     period: Period
     form: PeriodForm
     tabs: list[tuple[str, str, bool]]
-    previous: Period
+    previous: Period | None
     following: Period | None
     today: dt.date
 
@@ -143,12 +154,12 @@ def period_picker(period: Period, form: PeriodForm, *, today: dt.date) -> Period
         (label, calendar_period(kind, today).query, period.kind == kind)
         for kind, label in PeriodKind.choices
     ]
-    following = period.following()
+    previous, following = period.previous(), period.following()
     return PeriodPicker(
         period=period,
         form=form,
         tabs=tabs,
-        previous=period.previous(),
-        following=following if following.start <= today else None,
+        previous=previous if periods.in_bounds(previous.start) else None,
+        following=following if following.start <= min(today, periods.LAST_DAY) else None,
         today=today,
     )

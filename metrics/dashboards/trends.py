@@ -85,11 +85,6 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 TREND_COLUMNS = [
     "date",
     "period_kind",
@@ -109,7 +104,7 @@ def monthly_trend(
     month-end rows (period month and quarter) of each month, and the latest row of the
     last month when its end has not come yet. One query."""
     last_month = periods.period_start(last_day, PeriodKind.MONTH)
-    month_starts = [_add_months(last_month, -n) for n in reversed(range(months))]
+    month_starts = [periods.add_months(last_month, -n) for n in reversed(range(months))]
     month_ends = [periods.period_end(month, PeriodKind.MONTH) for month in month_starts]
     rows = (
         KPISnapshot.objects.filter(
