@@ -46,7 +46,6 @@ from .selectors import (
     deal_for_page,
     deal_history,
     deal_list_for,
-    first_open_stage,
     lead_for_page,
     lead_list_for,
 )
@@ -61,6 +60,7 @@ from .services import (
     lead_save,
     lead_set_status,
 )
+from .services import deal_create as deal_create_service
 
 PAGE_SIZE = 25
 BOARD_CARDS_PER_COLUMN = 50
@@ -144,6 +144,17 @@ def _save_with_company(form: Form, obj: Deal | Lead, save: Callable[[], object])
         _add_service_errors(form, error, {"company": "company_name"})
         return False
     return True
+
+
+def _create_deal(form: Form, request: HttpRequest, **fields) -> Deal | None:
+    """A new deal through deal_create (its defaults are the API's and the import's), at
+    the typed company; None, with the errors next to their fields, when it is refused."""
+    company_name = form.cleaned_data.get("company_name", "")
+    try:
+        return deal_create_service(by=request.user, company_name=company_name, **fields)
+    except ValidationError as error:
+        _add_service_errors(form, error, {"company": "company_name"})
+        return None
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -236,8 +247,18 @@ def deal_create(request: HttpRequest) -> HttpResponse:
     """A new deal on one page; errors show next to their fields and nothing is written."""
     form = DealForm(request.POST if request.method == "POST" else None, user=request.user)
     if form.is_valid():
-        deal = form.save(commit=False)
-        if _save_with_company(form, deal, lambda: deal_save(deal=deal, by=request.user)):
+        data = form.cleaned_data
+        deal = _create_deal(
+            form,
+            request,
+            name=data["name"],
+            owner=data.get("owner"),
+            stage=data["stage"],
+            amount=data["amount"],
+            expected_close_date=data["expected_close_date"],
+            product=data["product"],
+        )
+        if deal is not None:
             messages.success(request, f"Deal “{deal.name}” added.")
             return redirect("pipeline:deal-detail", pk=deal.pk)
     return render(request, "pipeline/deal_form.html", {"form": form})
@@ -406,20 +427,17 @@ def deal_quick_add(request: HttpRequest) -> HttpResponse:
     htmx gets the quick-add partial back (errors, or a success line and an empty form)."""
     form = QuickAddForm(request.POST)
     created = None
-    stage = first_open_stage()
-    if stage is None:
-        form.add_error(None, "No default pipeline is set up yet; ask an admin.")
     if form.is_valid():
         data = form.cleaned_data
-        deal = Deal(
+        created = _create_deal(
+            form,
+            request,
             name=data["name"],
-            owner=request.user,
-            stage=stage,
             amount=data["amount"],
             expected_close_date=data["expected_close_date"],
         )
-        if _save_with_company(form, deal, lambda: deal_save(deal=deal, by=request.user)):
-            created, form = deal, QuickAddForm()
+        if created is not None:
+            form = QuickAddForm()
     if not request.htmx and created is not None:
         messages.success(request, f"Deal “{created.name}” added.")
         return redirect("pipeline:deal-detail", pk=created.pk)
