@@ -148,7 +148,11 @@ def _validate_target_cells(cells: list[TargetCell]) -> None:
 
 def _check_may_set_targets(by, cells: list[TargetCell]) -> None:
     """Admins set every target; a manager those of the teams of their tree and of the people
-    in them (accounts.selectors.managed_team_ids); nobody else any."""
+    in them (accounts.selectors.managed_team_ids); nobody else any, and nobody their own:
+    a goal is set by the one who answers for it above (the page, the API and the admin all
+    come through here)."""
+    if by is not None and any(cell.user_id == by.pk for cell in cells):
+        raise PermissionDenied("You cannot set your own target; your manager or an admin does.")
     if is_admin(by):
         return
     if not is_manager(by):

@@ -198,3 +198,28 @@ def test_the_list_costs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(4):
         response = client.get(url("target-list"), {"page_size": 100})
     assert len(response.json()["results"]) == size
+
+
+def test_a_manager_cannot_set_their_own_target(as_user, manager, region_manager):
+    """The targets page offers no cell for oneself; the API refuses it the same way (403:
+    the manager sees their own target, so it is not a 404), on create, change and clear."""
+    client = as_user(manager)
+    response = client.post(
+        url("target-list"), {"user": manager.pk, "value": "1000000", **Q1}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "You cannot set your own target; your manager or an admin does."
+    }
+    assert not Target.objects.exists()
+    own = TargetFactory(user=manager, value=Decimal("500000"))
+    response = client.patch(url("target-detail", own.pk), {"value": "9000000"}, format="json")
+    assert response.status_code == 403
+    assert client.delete(url("target-detail", own.pk)).status_code == 403
+    own.refresh_from_db()
+    assert own.value == Decimal("500000.00")
+    # The one above does set it.
+    response = as_user(region_manager).patch(
+        url("target-detail", own.pk), {"value": "600000"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
