@@ -148,7 +148,9 @@ def _rule(model: type[Model], user: Any, action: str) -> Q | None:
             return None
         return Q(pk__in=teams | ({user.team_id} if user.team_id else set()))
     if admin:
-        return None
+        # Targets: nobody sets their own, admins included (a goal is set from above).
+        is_target = {"user", "team", "period_kind"} <= fields
+        return ~Q(user_id=user.pk) if is_target and action != VIEW else None
     if {"owner", "team"} <= fields:
         # Deals and leads: the owner, and a manager of the owner's team or of the team the
         # row counts for (a deal keeps its team when its owner moves on); the same to edit.
@@ -261,16 +263,16 @@ def sees_team_of(user: Any, team_id: int | None) -> bool:
 
 
 def can_set_targets(user: Any, *, team_ids: Iterable[int], user_ids: Iterable[int]) -> bool:
-    """May `user` set the targets of these teams and people? Admins every one; a manager
-    those of their tree's teams and of the people in it, never their own (the rule of
+    """May `user` set the targets of these teams and people? Nobody their own; admins every
+    other; a manager those of their tree's teams and of the people in it (the rule of
     restrict(Target…, "change"), for targets that may not exist yet)."""
     if not _has(user, Capability.MANAGE_TARGETS):
         return False
-    if _is_admin(user):
-        return True
     team_ids, user_ids = set(team_ids), set(user_ids)
     if user.pk in user_ids:
         return False
+    if _is_admin(user):
+        return True
     tree = managed_team_ids(user)
     if team_ids - tree:
         return False

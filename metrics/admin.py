@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import KPISnapshot, Target, TargetChange
+from .models import KPISnapshot, Target
 from .services import TargetCell, targets_set
 
 
@@ -16,7 +16,7 @@ class TargetAdmin(SimpleHistoryAdmin):
 
     readonly_fields = ["set_by"]
 
-    # Through targets_set, like the grid page, so admin edits leave TargetChange history.
+    # Through targets_set, like the grid page: its rules, and the history row of each change.
     def save_model(self, request, obj: Target, form, change: bool) -> None:
         cells = []
         if change:
@@ -68,34 +68,4 @@ class KPISnapshotAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(TargetChange)
-class TargetChangeAdmin(admin.ModelAdmin):
-    """Read-only: the history is written by metrics.services.targets_set and never edited."""
-
-    list_display = [
-        "changed_at",
-        "changed_by",
-        "user",
-        "team",
-        "metric",
-        "period_kind",
-        "period_start",
-        "old_value",
-        "new_value",
-    ]
-    list_filter = ["metric", "period_kind", "team"]
-    search_fields = ["user__username", "team__name", "changed_by__username"]
-    date_hierarchy = "changed_at"
-    list_select_related = ["changed_by", "user", "team"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
         return False

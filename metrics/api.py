@@ -359,7 +359,7 @@ def _cell(target: Target, value) -> TargetCell:
 class TargetViewSet(viewsets.ModelViewSet):
     """Revenue (and other) goals. Reps read their own and their team's; managers read and set
     their team tree's; admins everyone's. Every write goes through targets_set, which
-    records who changed what in the history (TargetChange)."""
+    records who changed what in the targets' history (simple-history)."""
 
     queryset = Target.objects.none()
     serializer_class = TargetSerializer

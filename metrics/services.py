@@ -16,7 +16,7 @@ from periods.calendar import is_period_start, period_end, period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
 from .kpis import KPI_KEYS, KPIs, end_of_day, kpis_by_team, kpis_by_user, kpis_for_scope
-from .models import KPISnapshot, Target, TargetChange
+from .models import KPISnapshot, Target
 
 UNIQUE_FIELDS = ["date", "scope_kind", "scope_id", "period_kind", "period_start"]
 
@@ -129,7 +129,7 @@ class TargetCell:
 TargetKey = tuple[int | None, int | None, str, str, dt.date]
 
 
-def _target_key(target: Target | TargetChange) -> TargetKey:
+def _target_key(target: Target) -> TargetKey:
     return (target.user_id, target.team_id, target.metric, target.period_kind, target.period_start)
 
 
@@ -150,19 +150,23 @@ def _validate_target_cells(cells: list[TargetCell]) -> None:
 
 
 def _check_may_set_targets(by: User, cells: list[TargetCell]) -> None:
-    """Nothing is written unless `by` may set every cell's target (accounts.access)."""
+    """Nothing is written unless `by` may set every cell's target (accounts.access): nobody
+    sets their own, since a goal is set by the one who answers for it above (the page, the
+    API and the admin all come through here)."""
+    if any(cell.user_id == by.pk for cell in cells):
+        raise PermissionDenied("You cannot set your own target; your manager or an admin does.")
     if not can(by, Capability.MANAGE_TARGETS):
         raise PermissionDenied("Only managers and admins set targets.")
     team_ids = {cell.team_id for cell in cells if cell.team_id is not None}
     user_ids = {cell.user_id for cell in cells if cell.user_id is not None}
-    if by.pk in user_ids and not can(by, Capability.SEE_ORG):
-        raise PermissionDenied("Your own target is set by your manager.")
     if not can_set_targets(by, team_ids=team_ids, user_ids=user_ids):
         raise PermissionDenied("A target outside your teams.")
 
 
 def _record_target_history(changes: list[tuple[str, Target]], by: User, at: dt.datetime) -> None:
-    """The audit rows of targets written in bulk ("+" created, "~" changed): one insert."""
+    """The audit rows (django-simple-history, as for deals and leads) of targets written in
+    bulk ("+" created, "~" changed): one insert. The target history page reads them, each
+    row's old value being the row before it of the same target."""
     history = Target.history.model
     rows = [
         history(
@@ -178,8 +182,9 @@ def _record_target_history(changes: list[tuple[str, Target]], by: User, at: dt.d
 
 def targets_set(*, by: User, changes: Iterable[TargetCell]) -> int:
     """Set many targets at once, all or nothing: create, update, or delete (value None) each
-    cell, and write one TargetChange per cell whose value actually changes. Cells equal to
-    what is stored write nothing. Returns the number of targets changed.
+    cell, and record one history row per cell whose value actually changes, all at one
+    moment and by `by`. Cells equal to what is stored write nothing. Returns the number of
+    targets changed.
 
     Raises PermissionDenied when `by` may not set one of the targets and ValidationError on a
     malformed cell; either way nothing is written.
@@ -206,7 +211,7 @@ def targets_set(*, by: User, changes: Iterable[TargetCell]) -> int:
                 period_start__in={c.period_start for c in cells},
             )
         }
-        created, updated, deleted, history = [], [], [], []
+        created, updated, deleted = [], [], []
         for cell in cells:
             target = stored.get(cell.key)
             old = None if target is None else target.value
@@ -231,27 +236,13 @@ def targets_set(*, by: User, changes: Iterable[TargetCell]) -> int:
             else:
                 target.value, target.set_by, target.updated_at = new, by, now
                 updated.append(target)
-            history.append(
-                TargetChange(
-                    changed_by=by,
-                    changed_at=now,
-                    user_id=cell.user_id,
-                    team_id=cell.team_id,
-                    metric=cell.metric,
-                    period_kind=cell.period_kind,
-                    period_start=cell.period_start,
-                    old_value=old,
-                    new_value=new,
-                )
-            )
         for target in deleted:
-            # One by one (a few cells): the delete signal writes its history row, by `by`.
-            target._history_user = by
+            # One by one (a few cells): the delete signal writes its history row ("-", with
+            # the value it had), by `by` and at the moment of the other rows.
+            target._history_user, target._history_date = by, now  # type: ignore[attr-defined]
             target.delete()
         Target.objects.bulk_create(created, batch_size=500)
         Target.objects.bulk_update(updated, ["value", "set_by", "updated_at"], batch_size=500)
-        TargetChange.objects.bulk_create(history, batch_size=500)
-        # Bulk writes send no save signal: the audit trail (django-simple-history) is
-        # written here, next to TargetChange, in bulk too.
+        # Bulk writes send no save signal: their history rows are written here, in bulk too.
         _record_target_history([("+", t) for t in created] + [("~", t) for t in updated], by, now)
-    return len(history)
+    return len(created) + len(updated) + len(deleted)

@@ -6,7 +6,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,7 +15,6 @@ from accounts.access import Capability, can
 from accounts.models import User
 
 from .choices import PeriodKind
-from .models import TargetChange
 from .services import targets_set
 from .targets import (
     MAX_INDENT,
@@ -25,7 +23,9 @@ from .targets import (
     TargetGridQuery,
     grid_apply_post,
     subtree,
+    target_changes,
     target_grid,
+    target_history_entries,
     target_teams,
 )
 
@@ -124,8 +124,8 @@ def target_history(request: HttpRequest) -> HttpResponse:
     filters = TargetHistoryFilter(
         request.GET, teams=teams, people=sorted(people, key=lambda u: str(u).lower())
     )
-    changes = TargetChange.objects.select_related("changed_by", "user__team", "team")
     # Rows of a person follow the person's current team.
-    changes = changes.filter(Q(team_id__in=team_ids) | Q(user__team_id__in=team_ids))
+    changes = target_changes(team_ids=team_ids)
     page = Paginator(filters.filter(changes), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = target_history_entries(page.object_list)
     return render(request, "metrics/target_history.html", {"page": page, "filters": filters})

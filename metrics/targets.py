@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Case, F, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from accounts.access import Capability, can, restrict
@@ -368,3 +368,87 @@ class TargetGridQuery(forms.Form):
         year = data.get("year") or timezone.localdate().year
         team = data.get("team") or (self.teams[0].id if self.teams else None)
         return kind, year, team
+
+
+# --- History ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetHistoryEntry:
+    """One change of one target, as the history page shows it."""
+
+    changed_at: dt.datetime
+    changed_by: User | None
+    user: User | None
+    team: Team | None
+    period_kind: str
+    period_start: dt.date
+    old_value: Decimal | None  # None: the target was created
+    new_value: Decimal | None  # None: the target was cleared
+
+    @property
+    def period_label(self) -> str:
+        """'Mar 2026', 'Q1 2026' or '2026'."""
+        start = self.period_start
+        if self.period_kind == PeriodKind.MONTH:
+            return start.strftime("%b %Y")
+        if self.period_kind == PeriodKind.QUARTER:
+            return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+        return str(start.year)
+
+    def get_period_kind_display(self) -> str:
+        return PeriodKind(self.period_kind).label
+
+    @property
+    def delta(self) -> Decimal | None:
+        """New minus old value; None when the target was created or cleared."""
+        if self.old_value is None or self.new_value is None:
+            return None
+        return self.new_value - self.old_value
+
+
+def target_changes(*, team_ids: Iterable[int] | None):
+    """The target audit trail (simple-history rows of Target) of these teams and of the
+    people now in them (None: of everyone), newest first, each row with the value it
+    replaced (`old_value`, that of the same target's row before it; none for a creation)
+    and the one it set (`new_value`; none when cleared). Rows that changed no value are
+    left out."""
+    history = Target.history.model
+    before = history.objects.filter(id=OuterRef("id")).filter(
+        Q(history_date__lt=OuterRef("history_date"))
+        | Q(history_date=OuterRef("history_date"), history_id__lt=OuterRef("history_id"))
+    )
+    previous = Subquery(before.order_by("-history_date", "-history_id").values("value")[:1])
+    rows = history.objects.all()
+    if team_ids is not None:
+        team_ids = list(team_ids)
+        rows = rows.filter(Q(team_id__in=team_ids) | Q(user__team_id__in=team_ids))
+    return (
+        rows.annotate(
+            old_value=Case(
+                When(history_type="+", then=None),
+                When(history_type="-", then=F("value")),
+                default=previous,
+            ),
+            new_value=Case(When(history_type="-", then=None), default=F("value")),
+        )
+        .exclude(Q(history_type="~") & Q(old_value=F("value")))
+        .select_related("history_user", "user__team", "team")
+        .order_by("-history_date", "-history_id")
+    )
+
+
+def target_history_entries(rows) -> list[TargetHistoryEntry]:
+    return [
+        TargetHistoryEntry(
+            changed_at=row.history_date,
+            changed_by=row.history_user,
+            user=row.user,
+            team=row.team,
+            period_kind=row.period_kind,
+            period_start=row.period_start,
+            old_value=row.old_value,
+            new_value=row.new_value,
+        )
+        for row in rows
+    ]

@@ -179,9 +179,8 @@ class DealCloseForm(forms.Form):
             self.add_error("lost_reason", "Say why it was lost: it tells the team what to fix.")
         closed_on = data.get("closed_on") or timezone.localdate()
         created_on = timezone.localtime(self.deal.created_at).date()
-        if closed_on > timezone.localdate():
-            self.add_error("closed_on", "A deal cannot close in the future.")
-        elif closed_on < created_on:
+        # A close in the future is refused by the model's rule (pipeline.validators).
+        if closed_on < created_on:
             self.add_error("closed_on", f"The deal was created on {created_on:%Y-%m-%d}.")
         data["closed_on"] = closed_on
         return data

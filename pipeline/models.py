@@ -11,6 +11,12 @@ from simple_history.models import HistoricalRecords
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
 from .querysets import DealManager, DealQuerySet, LeadManager, LeadQuerySet
+from .validators import (
+    validate_day_in_bounds,
+    validate_external_id,
+    validate_moment_in_bounds,
+    validate_not_in_future,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -99,8 +105,12 @@ class Lead(models.Model):
     )
     status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
     disqualified_reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    converted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, validators=[validate_moment_in_bounds]
+    )
+    converted_at = models.DateTimeField(
+        null=True, blank=True, validators=[validate_moment_in_bounds]
+    )
     deleted_at = models.DateTimeField(
         null=True, blank=True, db_index=True, help_text="Set when soft-deleted; hidden then."
     )
@@ -252,15 +262,20 @@ class Deal(models.Model):
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
-    expected_close_date = models.DateField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    expected_close_date = models.DateField(
+        null=True, blank=True, validators=[validate_day_in_bounds]
+    )
+    created_at = models.DateTimeField(default=timezone.now, validators=[validate_moment_in_bounds])
+    closed_at = models.DateTimeField(
+        null=True, blank=True, validators=[validate_moment_in_bounds, validate_not_in_future]
+    )
     lost_reason = models.CharField(max_length=200, blank=True)
     # NULL, not "", when absent: the unique constraint must ignore deals without one.
     external_id = models.CharField(  # noqa: DJ001
         max_length=100,
         null=True,
         blank=True,
+        validators=[validate_external_id],
         help_text="The id in the system the deal was imported from; unique when present.",
     )
     updated_at = models.DateTimeField(auto_now=True)

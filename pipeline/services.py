@@ -18,8 +18,11 @@ from accounts.access import Capability, can
 from accounts.models import User
 
 from .choices import LeadStatus, StageKind
-from .models import Company, Deal, Lead, Stage, StageChange
+from .models import Company, Deal, Lead, Pipeline, Product, Stage, StageChange
 from .selectors import first_open_stage
+
+OTHER_PIPELINE = "That stage belongs to another pipeline."
+NO_PIPELINE = "No default pipeline is set up yet; ask an admin."
 
 
 class DealConflict(ValidationError):
@@ -77,6 +80,8 @@ def deal_save(
         current = _lock_deal(deal.pk, expected_version=expected_version)
         previous_stage_id = current.stage_id
         deal.version = current.version + 1
+        if deal.stage_id != previous_stage_id:
+            _check_stage_in_pipeline(deal.stage, current.stage.pipeline_id)
     moved = deal.pk is not None and previous_stage_id != deal.stage_id
     if deal.stage.kind == StageKind.OPEN or deal.team_id is None or moved:
         deal.team_id = deal.owner.team_id
@@ -97,6 +102,80 @@ def deal_save(
             changed_by=by,
         )
     return deal
+
+
+def _check_stage_in_pipeline(stage: Stage, pipeline_id: int) -> None:
+    # A deal stays in its pipeline: its history, funnel and the import (which knows only
+    # the default pipeline's stages) all assume so.
+    if stage.pipeline_id != pipeline_id:
+        raise ValidationError({"stage": OTHER_PIPELINE})
+
+
+def _deal_create(
+    *,
+    by: User | None,
+    name: str,
+    owner: User | None = None,
+    company: Company | None = None,
+    company_name: str = "",
+    stage: Stage | None = None,
+    pipeline: Pipeline | None = None,
+    amount: Decimal | None = None,
+    expected_close_date: dt.date | None = None,
+    created_at: dt.datetime | None = None,
+    closed_at: dt.datetime | None = None,
+    lost_reason: str = "",
+    product: Product | None = None,
+    lead: Lead | None = None,
+    external_id: str | None = None,
+) -> Deal:
+    """A new deal, with the defaults every way in shares (deal form, quick add, API; the
+    import applies the same ones in bulk): owned by `by` unless `owner` is given, in
+    `pipeline` (default: the default one) at `stage` (default: its first open stage),
+    created now, closed now when the stage is won or lost and no close is given, and at
+    the company `company` or the one named `company_name` (found or created).
+
+    Who may own what is the caller's check (the owner choices of the form and the API);
+    the values are checked by deal_save, like every save."""
+    if pipeline is None:
+        # The default pipeline, where pages and the import put new deals.
+        if stage is None:
+            stage = first_open_stage()
+            if stage is None:
+                raise ValidationError({"stage": NO_PIPELINE})
+        elif not stage.pipeline.is_default:
+            raise ValidationError({"stage": OTHER_PIPELINE})
+    else:
+        if stage is None:
+            stage = pipeline.stages.filter(kind=StageKind.OPEN).order_by("order").first()
+            if stage is None:
+                raise ValidationError({"stage": f"The pipeline {pipeline} has no open stage."})
+        _check_stage_in_pipeline(stage, pipeline.pk)
+    if company is None and company_name.strip():
+        company = company_get_or_create(name=company_name)
+    created_at = created_at or timezone.now()
+    if stage.kind != StageKind.OPEN and closed_at is None:
+        closed_at = timezone.now()
+    deal = Deal(
+        name=name,
+        owner=owner or by,
+        company=company,
+        stage=stage,
+        amount=Decimal("0") if amount is None else amount,
+        expected_close_date=expected_close_date,
+        created_at=created_at,
+        closed_at=closed_at,
+        lost_reason=lost_reason,
+        product=product,
+        lead=lead,
+        external_id=external_id,
+    )
+    return deal_save(deal=deal, by=by)
+
+
+# In a transaction of its own; lead_convert, already in one, calls _deal_create and so
+# saves the savepoint a nested atomic block would cost.
+deal_create = transaction.atomic(_deal_create)
 
 
 def _check_external_id_not_deleted(deal: Deal) -> None:
@@ -156,8 +235,7 @@ def deal_move_to_stage(
     as in deal_save."""
     if stage.pk == deal.stage_id:
         return deal
-    if stage.pipeline_id != deal.stage.pipeline_id:
-        raise ValidationError({"stage": "That stage belongs to another pipeline."})
+    _check_stage_in_pipeline(stage, deal.stage.pipeline_id)
     at = at or timezone.now()
     deal.stage = stage
     if amount is not None:
@@ -239,15 +317,15 @@ def lead_convert(
         status = lead.get_status_display().lower()
         raise ValidationError({"status": f"A {status} lead cannot be converted."})
     at = at or timezone.now()
-    stage = stage or first_open_stage()
-    if stage.kind != StageKind.OPEN:
+    if stage is not None and stage.kind != StageKind.OPEN:
         raise ValidationError({"stage": "A new deal starts in an open stage."})
     lead.status = LeadStatus.CONVERTED
     lead.converted_at = at
     lead.full_clean()
     _set_history_user(lead, by)
     lead.save()
-    deal = Deal(
+    return _deal_create(
+        by=by,
         name=deal_name or f"{lead.company.name} deal",
         company=lead.company,
         lead=lead,
@@ -257,7 +335,21 @@ def lead_convert(
         expected_close_date=expected_close_date,
         created_at=at,
     )
-    return deal_save(deal=deal, by=by)
+
+
+def company_name_clean(name: str) -> str:
+    """A company's name as stored: runs of spaces collapsed, ends stripped. Pages, the
+    API and the import all store names through here."""
+    return " ".join(name.split())
+
+
+def company_name_taken(*, name: str, exclude_pk: int | None = None) -> Company | None:
+    """The company already called `name` (cleaned), without regard to case, if any: the
+    oldest one, as company_get_or_create and the import pick it."""
+    others = Company.objects.filter(name__iexact=company_name_clean(name))
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.order_by("pk").first()
 
 
 @transaction.atomic
@@ -267,10 +359,10 @@ def company_get_or_create(*, name: str) -> Company:
     Call it inside the transaction of the write that uses it, so a deal or lead that fails
     validation leaves no orphan company behind.
     """
-    name = " ".join(name.split())
+    name = company_name_clean(name)
     if not name:
         raise ValidationError({"company": "Enter the company's name."})
-    company = Company.objects.filter(name__iexact=name).order_by("pk").first()
+    company = company_name_taken(name=name)
     if company is not None:
         return company
     try:
@@ -279,7 +371,7 @@ def company_get_or_create(*, name: str) -> Company:
         with transaction.atomic():
             return Company.objects.create(name=name)
     except IntegrityError:
-        company = Company.objects.filter(name__iexact=name).order_by("pk").first()
+        company = company_name_taken(name=name)
         if company is None:
             raise
         return company

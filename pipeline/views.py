@@ -8,6 +8,7 @@ a service's ValidationError becomes a form error next to its field, never a 500.
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -45,7 +46,6 @@ from .selectors import (
     deal_for_page,
     deal_history,
     deal_list_for,
-    first_open_stage,
     lead_for_page,
     lead_list_for,
 )
@@ -60,6 +60,7 @@ from .services import (
     lead_save,
     lead_set_status,
 )
+from .services import deal_create as deal_create_service
 from .submissions import (
     FIELD,
     REFUSED,
@@ -144,7 +145,7 @@ def _form_nonce(request: HttpRequest, form: Form, kind: str) -> str | None:
     return nonce
 
 
-def _once(request: HttpRequest, kind: str, nonce: str | None, save: Callable[[], object]):
+def _once(request: HttpRequest, kind: str, nonce: str | None, save: Callable[[], Any]):
     """`save` run at most once for the form's token (raises AlreadySubmitted after)."""
     assert nonce is not None  # _form_nonce made the form invalid without one
     return lambda: submit_once(nonce=nonce, user=request.user, kind=kind, save=save)
@@ -153,6 +154,24 @@ def _once(request: HttpRequest, kind: str, nonce: str | None, save: Callable[[],
 def _kept_token(request: HttpRequest, nonce: str | None) -> str | None:
     """The token a re-shown form keeps (a fresh one is issued when it had none valid)."""
     return request.POST.get(FIELD) if nonce else None
+
+
+def _create_deal(form: Form, request: HttpRequest, nonce: str | None, **fields) -> Deal | None:
+    """A new deal through deal_create (its defaults are the API's and the import's), at
+    the typed company, at most once for the form's token (AlreadySubmitted after); None,
+    with the errors next to their fields, when it is refused."""
+    company_name = form.cleaned_data.get("company_name", "")
+    create = _once(
+        request,
+        Kind.DEAL,
+        nonce,
+        lambda: deal_create_service(by=request.user, company_name=company_name, **fields),
+    )
+    try:
+        return create()
+    except ValidationError as error:
+        _add_service_errors(form, error, {"company": "company_name"})
+        return None
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -255,17 +274,23 @@ def deal_create(request: HttpRequest) -> HttpResponse:
     form = DealForm(request.POST if request.method == "POST" else None, user=request.user)
     nonce = _form_nonce(request, form, Kind.DEAL)
     if form.is_valid():
-        deal = form.save(commit=False)
+        data = form.cleaned_data
         try:
-            saved = _save_with_company(
+            deal = _create_deal(
                 form,
-                deal,
-                _once(request, Kind.DEAL, nonce, lambda: deal_save(deal=deal, by=request.user)),
+                request,
+                nonce,
+                name=data["name"],
+                owner=data.get("owner"),
+                stage=data["stage"],
+                amount=data["amount"],
+                expected_close_date=data["expected_close_date"],
+                product=data["product"],
             )
         except AlreadySubmitted as done:  # a double submit: show the deal the first saved
             messages.info(request, TWICE)
             return redirect("pipeline:deal-detail", pk=done.object_id)
-        if saved:
+        if deal is not None:
             messages.success(request, f"Deal “{deal.name}” added.")
             return redirect("pipeline:deal-detail", pk=deal.pk)
     context = {"form": form, "submit_token": _kept_token(request, nonce)}
@@ -436,30 +461,23 @@ def deal_quick_add(request: HttpRequest) -> HttpResponse:
     form = QuickAddForm(request.POST)
     created = None
     nonce = _form_nonce(request, form, Kind.DEAL)
-    stage = first_open_stage()
-    if stage is None:
-        form.add_error(None, "No default pipeline is set up yet; ask an admin.")
     if form.is_valid():
         data = form.cleaned_data
-        deal = Deal(
-            name=data["name"],
-            owner=request.user,
-            stage=stage,
-            amount=data["amount"],
-            expected_close_date=data["expected_close_date"],
-        )
         try:
-            if _save_with_company(
+            created = _create_deal(
                 form,
-                deal,
-                _once(request, Kind.DEAL, nonce, lambda: deal_save(deal=deal, by=request.user)),
-            ):
-                created, form, nonce = deal, QuickAddForm(), None
+                request,
+                nonce,
+                name=data["name"],
+                amount=data["amount"],
+                expected_close_date=data["expected_close_date"],
+            )
         except AlreadySubmitted as done:  # a double submit: show the deal the first saved
             if not request.htmx:
                 messages.info(request, TWICE)
                 return redirect("pipeline:deal-detail", pk=done.object_id)
             created = Deal.objects.visible_to(request.user).filter(pk=done.object_id).first()
+        if created is not None:
             form, nonce = QuickAddForm(), None
     if not request.htmx and created is not None:
         messages.success(request, f"Deal “{created.name}” added.")

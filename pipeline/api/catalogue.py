@@ -12,6 +12,7 @@ from api.fields import money_field
 
 from ..filters import CompanyFilter, ProductFilter, StageFilter
 from ..models import Company, LeadSource, Product, Stage
+from ..services import company_name_clean, company_name_taken
 from .common import (
     IsAdminOrReadAndCreate,
     IsAdminOrReadOnly,
@@ -35,13 +36,12 @@ class CompanySerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         }
 
     def validate_name(self, value: str) -> str:
-        value = " ".join(value.split())
+        value = company_name_clean(value)
         if not value:
             raise ValidationError("Enter the company's name.")
-        others = Company.objects.filter(name__iexact=value)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        existing = others.order_by("pk").first()
+        existing = company_name_taken(
+            name=value, exclude_pk=self.instance.pk if self.instance is not None else None
+        )
         if existing is not None:
             raise ValidationError(f"Company {existing.pk} already has this name.")
         return value

@@ -10,7 +10,6 @@ accept the version the client read; when the deal has been saved since, the answ
 from contextlib import contextmanager
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
@@ -27,8 +26,8 @@ from api.fields import RelatedIdField, money_field
 from ..choices import StageKind
 from ..filters import DealFilter
 from ..models import Company, Deal, Lead, Product, Stage
-from ..selectors import deal_change_history, first_open_stage
-from ..services import DealConflict, deal_delete, deal_move_to_stage, deal_save
+from ..selectors import deal_change_history
+from ..services import DealConflict, deal_create, deal_delete, deal_move_to_stage, deal_save
 from .common import (
     NOT_YOUR_PERSON,
     CanEditObject,
@@ -78,8 +77,10 @@ class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         queryset=Stage.objects.all(),
         required=False,
         help_text="The stage's id (see stages/); default the first stage of the default "
-        "pipeline. Changing it moves the deal: a won or lost stage closes it (closed_at "
-        "defaults to now), an open one reopens it (closed_at is cleared), and the move is "
+        "pipeline, where new deals start (a stage of another pipeline is refused, on "
+        "create as on change). Changing it moves the deal: a won or lost stage closes it "
+        "(closed_at defaults to now), an open one reopens it (closed_at is cleared), and the "
+        "move is "
         "recorded in the deal's stage history.",
     )
     stage_name = serializers.CharField(
@@ -132,13 +133,15 @@ class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             },
             "external_id": {
                 "allow_null": True,
-                "help_text": "The deal's id in the system it came from; unique when present.",
+                "help_text": "The deal's id in the system it came from; unique when present. "
+                "salesperf-<number> is refused: exports name a deal without an id of its "
+                "own so, and imports match it to that deal.",
             },
             "expected_close_date": {"help_text": "When the owner expects it to close."},
             "created_at": {"help_text": "When the deal was opened."},
             "closed_at": {
                 "help_text": "When the deal was won or lost; null while open. Set it when "
-                "closing to date the close (default now)."
+                "closing to date the close (default now); not in the future."
             },
             "lost_reason": {"help_text": "Why it was lost; only for lost deals."},
             "updated_at": {"help_text": "When the deal was last saved."},
@@ -280,16 +283,8 @@ class DealViewSet(viewsets.ModelViewSet):
         return DealCreateSerializer if self.action == "create" else DealSerializer
 
     def perform_create(self, serializer: DealSerializer) -> None:
-        data = dict(serializer.validated_data)
-        deal = Deal(**data)
-        deal.owner = data.get("owner") or self.request.user
-        stage = data.get("stage") or first_open_stage()
-        if stage is None:
-            raise ValidationError({"stage": ["No default pipeline is set up; give a stage."]})
-        deal.stage = stage
-        if stage.kind != StageKind.OPEN and deal.closed_at is None:
-            deal.closed_at = timezone.now()
-        serializer.instance = deal_save(deal=deal, by=self.request.user)
+        # The defaults (owner, stage, close, team) are deal_create's, as for the pages.
+        serializer.instance = deal_create(by=self.request.user, **serializer.validated_data)
 
     schema_error_responses = {
         action: {409: "The deal was saved by someone else since the `version` you sent."}

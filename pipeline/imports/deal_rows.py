@@ -5,10 +5,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ..choices import StageKind
 from ..models import Stage
+from ..validators import validate_not_in_future
 from .lookups import Lookups
 from .results import RowError
 from .values import CellError, parse_amount, parse_date, text_cell
@@ -113,6 +115,11 @@ def parse_row(
         values["amount"] = Decimal("0.00")
         if stage and stage.kind == StageKind.WON:
             errors.append(RowError(line, "amount", "A won deal needs an amount (0 is fine)."))
+    if closed_at and "closed_at" not in {error.column for error in errors}:
+        try:
+            validate_not_in_future(closed_at)
+        except ValidationError as error:
+            errors.append(RowError(line, "closed_at", " ".join(error.messages)))
     if created_at and closed_at and closed_at < created_at:
         if same_day(cells["closed_at"], closed_at, created_at, lookups):
             # "Closed on the day it was created", with no time: not before it.

@@ -13,7 +13,6 @@ neither brings it back behind their back nor makes a duplicate.
 """
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..models import Deal, StageChange
+from ..validators import IMPORTED_PREFIX, RESERVED_EXTERNAL_ID, is_reserved_external_id
 from .csvfile import CsvFile, open_csv
 from .deal_rows import COLUMNS, DealRow, parse_row
 from .lookups import Lookups
@@ -30,7 +30,7 @@ from .values import key
 
 CHUNK = 2000  # ids per IN (...) and rows per write batch
 # What export_csv writes for a deal made here, which has no external_id of its own.
-EXPORTED_PK = re.compile(r"salesperf-(\d+)")
+EXPORTED_PK = RESERVED_EXTERNAL_ID
 COMPARED = (
     "name",
     "company_id",
@@ -53,22 +53,32 @@ def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
         yield items[start : start + size]
 
 
+def stored_external_id(external_id: str) -> str:
+    """The id a new deal keeps: a file's own id as written; the reserved salesperf-<pk>
+    of a deal that is not here (a file of another instance, or of a database since
+    emptied) under IMPORTED_PREFIX, so that no deal here holds a reserved id (the next
+    export would name two deals alike) and importing the file again finds it."""
+    if is_reserved_external_id(external_id):
+        return IMPORTED_PREFIX + external_id
+    return external_id
+
+
 def _attach_current_deals(rows: dict[str, DealRow]) -> None:
     """Set `current` on the rows whose external_id is a deal already: one query per chunk.
     An id of the form salesperf-<pk>, as export_csv writes for a deal made here, matches
-    that deal when no deal has it as its external_id and it was created at the same
-    instant: the file came from this instance, not from another one whose deal <pk> is a
-    different deal (that row becomes a new deal)."""
+    that deal when it has no external_id of its own and was created at the same instant:
+    the file came from this instance, not from another one whose deal <pk> is a different
+    deal. Otherwise it matches the deal an earlier import made of it (stored_external_id),
+    or none (that row becomes a new deal). A reserved id is never looked up as a deal's own:
+    none may hold it (pipeline.validators), and one that did must not take the row."""
     fields = CURRENT
     # Deleted deals too: their external_id is still taken, and the row must say so.
     deals = Deal.all_objects.order_by()
-    for chunk in _chunks(list(rows)):
-        for current in deals.filter(external_id__in=chunk).values_list(*fields, named=True):
-            rows[current.external_id].current = current
+    by_stored_id = {stored_external_id(external_id): row for external_id, row in rows.items()}
     exported = {}
     for external_id, row in rows.items():
         match = EXPORTED_PK.fullmatch(external_id)
-        if row.current is None and match:
+        if match:
             exported[int(match[1])] = row
     for chunk in _chunks(list(exported)):
         found = deals.filter(pk__in=chunk, external_id__isnull=True).values_list(
@@ -77,6 +87,11 @@ def _attach_current_deals(rows: dict[str, DealRow]) -> None:
         for current in found:
             if current.created_at == exported[current.pk].created_at:
                 exported[current.pk].current = current
+    for chunk in _chunks(list(by_stored_id)):
+        for current in deals.filter(external_id__in=chunk).values_list(*fields, named=True):
+            row = by_stored_id[current.external_id]
+            if row.current is None:
+                row.current = current
 
 
 def _check_current(
@@ -191,8 +206,14 @@ def _check_rows(
             rows[parsed.external_id] = parsed
 
     _attach_current_deals(rows)
+    matched: dict[int, DealRow] = {}
     for row in list(rows.values()):
         error = _check_current(row, lookups, allowed_owner_ids) if row.current else None
+        if row.current and error is None:
+            first = matched.setdefault(row.current.pk, row)
+            if first is not row:
+                message = f"Deal {first.external_id} of line {first.line} is this deal too."
+                error = RowError(row.line, "external_id", message)
         if error:
             result.errors.append(error)
             bad_lines.add(row.line)
@@ -312,7 +333,7 @@ def _new_deal(row: DealRow, lookups: Lookups) -> Deal:
     # A new deal counts for its owner's team and has no StageChange: its history before
     # the import is unknown (deal_save does the same for a new deal).
     return Deal(
-        external_id=row.external_id,
+        external_id=stored_external_id(row.external_id),
         name=row.name,
         company_id=lookups.companies.id_of(row.company),
         product_id=lookups.products.id_of(row.product),

@@ -4,14 +4,20 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+
+from periods.calendar import FIRST_DAY, LAST_DAY
+
+from ..services import company_name_clean
+from ..validators import validate_day_in_bounds, validate_moment_in_bounds
 
 CENT = Decimal("0.01")
 # Deal.amount is max_digits=14, decimal_places=2.
 AMOUNT_LIMIT = Decimal("1000000000000")
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 MOMENT_FORMAT = "YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS with an optional offset such as +02:00"
-YEARS = (1900, 2200)
+YEARS = (FIRST_DAY.year, LAST_DAY.year)  # the calendar's bounds, as pages and the API
 
 
 class CellError(ValueError):
@@ -32,7 +38,7 @@ def text_cell(text: str, *, max_length: int) -> str:
 
 def clean_name(text: str, *, max_length: int) -> str:
     """A name with its runs of spaces collapsed, as company_get_or_create stores it."""
-    name = " ".join(text.split())
+    name = company_name_clean(text)
     if len(name) > max_length:
         raise CellError(f"Too long: {len(name)} characters, at most {max_length}.")
     return name
@@ -83,6 +89,7 @@ class MomentParser:
             raise CellError(f"Out of range: '{text}' (years {YEARS[0]} to {YEARS[1]}).")
         if timezone.is_naive(moment):
             moment = timezone.make_aware(moment, self.zone)
+        _check(validate_moment_in_bounds, moment, text)
         return moment
 
 
@@ -95,6 +102,13 @@ def parse_date(text: str) -> dt.date:
             day = dt.datetime.fromisoformat(text).date()
         except ValueError as error:
             raise CellError(f"Not a date: '{text}' (use YYYY-MM-DD).") from error
-    if not YEARS[0] <= day.year <= YEARS[1]:
-        raise CellError(f"Out of range: '{text}' (years {YEARS[0]} to {YEARS[1]}).")
+    _check(validate_day_in_bounds, day, text)
     return day
+
+
+def _check(validator, value, text: str) -> None:
+    """The rule the model's field applies (pipeline.validators), as a cell's error."""
+    try:
+        validator(value)
+    except ValidationError as error:
+        raise CellError(f"Out of range: '{text}' (years {YEARS[0]} to {YEARS[1]}).") from error

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from django.forms.models import model_to_dict
 
-from metrics.models import Target, TargetChange
+from metrics.models import Target
 from pipeline.models import Company, Deal, Lead, LeadSource, Product, StageChange
 from tests.api.conftest import url
 from tests.factories import KPISnapshotFactory, default_stage
@@ -295,7 +295,7 @@ def database_state(resource: str, record) -> tuple:
         row,
         model.objects.count() if model else None,
         StageChange.objects.count(),
-        TargetChange.objects.count(),
+        Target.history.count(),
         Deal.objects.count(),
     )
 

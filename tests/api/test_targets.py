@@ -1,17 +1,24 @@
 """The targets endpoint: who reads which targets, who sets them, and that every write
-goes through targets_set and so leaves its history (TargetChange)."""
+goes through targets_set and so leaves its history (simple-history, read as the target
+history page reads it)."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 
-from metrics.models import Target, TargetChange
+from metrics.models import Target
+from metrics.targets import target_changes, target_history_entries
 from tests.api.conftest import url
 from tests.factories import TargetFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 Q1 = {"period_kind": "quarter", "period_start": "2026-01-01"}
+
+
+def recorded() -> list:
+    """The target audit trail, oldest first."""
+    return list(reversed(target_history_entries(target_changes(team_ids=None))))
 
 
 def ids(client, **params) -> set[int]:
@@ -68,7 +75,7 @@ def test_a_manager_sets_a_target_for_their_rep_with_history(as_user, manager, re
     body = response.json()
     assert (body["scope"], body["value"], body["set_by"]) == ("user", "50000.00", manager.pk)
     assert body["period_end"] == "2026-03-31"
-    change = TargetChange.objects.get()
+    [change] = recorded()
     assert (change.user, change.changed_by) == (rep, manager)
     assert (change.old_value, change.new_value) == (None, Decimal("50000.00"))
 
@@ -105,7 +112,7 @@ def test_a_rep_reads_but_never_sets_targets(as_user, rep, rep_target):
     assert client.delete(url("target-detail", rep_target.pk)).status_code == 403
     rep_target.refresh_from_db()
     assert rep_target.value == Decimal("100000.00")
-    assert not TargetChange.objects.exists()
+    assert len(recorded()) == 1  # the factory's creation, nothing since
 
 
 def test_changing_a_value_keeps_the_history(as_user, manager, rep_target):
@@ -115,7 +122,7 @@ def test_changing_a_value_keeps_the_history(as_user, manager, rep_target):
     assert response.json()["value"] == "120000.00"
     response = client.put(url("target-detail", rep_target.pk), {"value": "130000"}, format="json")
     assert response.json()["value"] == "130000.00"
-    changes = list(TargetChange.objects.order_by("pk").values_list("old_value", "new_value"))
+    changes = [(change.old_value, change.new_value) for change in recorded()[1:]]
     assert changes == [
         (Decimal("100000.00"), Decimal("120000.00")),
         (Decimal("120000.00"), Decimal("130000.00")),
@@ -132,7 +139,7 @@ def test_only_the_value_of_a_target_changes(as_user, manager, rep_target, other_
 def test_clearing_a_target_keeps_its_last_value_in_the_history(as_user, manager, rep_target):
     assert as_user(manager).delete(url("target-detail", rep_target.pk)).status_code == 204
     assert not Target.objects.exists()
-    change = TargetChange.objects.get()
+    change = recorded()[-1]
     assert (change.old_value, change.new_value) == (Decimal("100000.00"), None)
 
 
@@ -198,3 +205,28 @@ def test_the_list_costs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(4):
         response = client.get(url("target-list"), {"page_size": 100})
     assert len(response.json()["results"]) == size
+
+
+def test_a_manager_cannot_set_their_own_target(as_user, manager, region_manager):
+    """The targets page offers no cell for oneself; the API refuses it the same way (403:
+    the manager sees their own target, so it is not a 404), on create, change and clear."""
+    client = as_user(manager)
+    response = client.post(
+        url("target-list"), {"user": manager.pk, "value": "1000000", **Q1}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "You cannot set your own target; your manager or an admin does."
+    }
+    assert not Target.objects.exists()
+    own = TargetFactory(user=manager, value=Decimal("500000"))
+    response = client.patch(url("target-detail", own.pk), {"value": "9000000"}, format="json")
+    assert response.status_code == 403
+    assert client.delete(url("target-detail", own.pk)).status_code == 403
+    own.refresh_from_db()
+    assert own.value == Decimal("500000.00")
+    # The one above does set it.
+    response = as_user(region_manager).patch(
+        url("target-detail", own.pk), {"value": "600000"}, format="json"
+    )
+    assert response.status_code == 200, response.json()

@@ -4,12 +4,26 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from pipeline.choices import LeadStatus
-from pipeline.models import Deal, StageChange
-from pipeline.services import deal_move_to_stage, deal_save, lead_convert, lead_set_status
-from tests.factories import DealFactory, LeadFactory, TeamFactory, default_stage
+from pipeline.models import Company, Deal, StageChange
+from pipeline.services import (
+    deal_create,
+    deal_move_to_stage,
+    deal_save,
+    lead_convert,
+    lead_set_status,
+)
+from tests.factories import (
+    DealFactory,
+    LeadFactory,
+    PipelineFactory,
+    StageFactory,
+    TeamFactory,
+    default_stage,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +131,58 @@ def test_disqualified_lead_keeps_its_reason_and_cannot_convert(rep):
     assert (lead.status, lead.disqualified_reason) == (LeadStatus.DISQUALIFIED, "No budget")
     with pytest.raises(ValidationError):
         lead_convert(lead=lead)
+
+
+# --- deal_create: the one set of new-deal defaults ------------------------------------------
+
+
+def test_a_new_deal_defaults_to_its_creator_the_first_open_stage_and_now(rep):
+    moment = dt.datetime(2026, 2, 3, 10, tzinfo=dt.UTC)
+    with time_machine.travel(moment, tick=False):
+        deal = deal_create(by=rep, name="Fresh", company_name="  Acme   Corp ")
+    assert (deal.owner, deal.team, deal.stage) == (rep, rep.team, default_stage("Prospecting"))
+    assert (deal.created_at, deal.closed_at, deal.amount) == (moment, None, Decimal("0"))
+    assert deal.company.name == "Acme Corp"
+    assert not StageChange.objects.exists()
+
+
+def test_a_new_deal_created_won_closes_now(rep):
+    moment = dt.datetime(2026, 2, 3, 10, tzinfo=dt.UTC)
+    with time_machine.travel(moment, tick=False):
+        deal = deal_create(by=rep, name="Signed", stage=default_stage("Won"), amount=Decimal(9))
+    assert deal.closed_at == moment
+
+
+def test_a_new_deal_finds_its_company_whatever_the_case_and_spacing(rep):
+    first = deal_create(by=rep, name="One", company_name="Acme Corp")
+    second = deal_create(by=rep, name="Two", company_name=" acme   CORP")
+    assert second.company == first.company
+    assert Company.objects.count() == 1
+
+
+def test_a_refused_deal_leaves_no_new_company(rep):
+    with pytest.raises(ValidationError) as refused:
+        deal_create(
+            by=rep, name="Late", company_name="Ghost Co", expected_close_date=dt.date(9999, 1, 1)
+        )
+    assert list(refused.value.message_dict) == ["expected_close_date"]
+    assert not Company.objects.filter(name="Ghost Co").exists()
+
+
+def test_a_new_deal_stays_in_the_pipeline_it_is_created_in(rep):
+    partners = PipelineFactory(name="Partners")
+    first = StageFactory(pipeline=partners, name="Intro", order=1)
+    deal = deal_create(by=rep, name="Partner deal", pipeline=partners)
+    assert deal.stage == first
+    with pytest.raises(ValidationError) as refused:
+        deal_create(by=rep, name="Mixed", pipeline=partners, stage=default_stage("Proposal"))
+    assert refused.value.message_dict == {"stage": ["That stage belongs to another pipeline."]}
+
+
+def test_an_edit_cannot_move_a_deal_into_another_pipeline(rep):
+    deal = DealFactory(owner=rep)
+    deal.stage = StageFactory(pipeline=PipelineFactory(name="Partners"))
+    with pytest.raises(ValidationError):
+        deal_save(deal=deal, by=rep)
+    deal.refresh_from_db()
+    assert deal.stage == default_stage("Prospecting")

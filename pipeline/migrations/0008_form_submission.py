@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0006_history_soft_delete_version"),
+        ("pipeline", "0007_deal_lead_value_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
