@@ -295,7 +295,10 @@ def snapshot_loop(env: dict, stats: Stats, stop: threading.Event, pause: float) 
 def gunicorn_command(port: int, *, workers: int = 2, threads: int = 4) -> list[str]:
     """The web server the load and fault scripts run: gunicorn, threaded, on loopback."""
     return [
-        str(ROOT / ".venv/bin/gunicorn"),
+        # This interpreter's gunicorn: the one of whichever virtualenv runs the script.
+        sys.executable,
+        "-m",
+        "gunicorn",
         "salesperf.wsgi",
         "-b",
         f"127.0.0.1:{port}",
