@@ -7,6 +7,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .models import (
     Company,
     Deal,
+    FormSubmission,
     ImportJob,
     Lead,
     LeadSource,
@@ -284,6 +285,22 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("content")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(FormSubmission)
+class FormSubmissionAdmin(admin.ModelAdmin):
+    """Claimed create-form tokens, to see what a double submit was answered with; read only."""
+
+    list_display = ["created_at", "kind", "user", "object_id"]
+    list_filter = ["kind"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

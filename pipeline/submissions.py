@@ -59,7 +59,9 @@ def submit_once(*, nonce: str, user, kind: str, save: Callable[[], Row]) -> Row:
     """Claim the nonce and save, in one transaction; raise AlreadySubmitted when the
     nonce was claimed before (the first submission's transaction has committed then: on
     PostgreSQL the insert waits for it, on SQLite writers take turns)."""
-    with transaction.atomic(savepoint=False):  # the caller's transaction, if any
+    # A savepoint when the caller is in a transaction already: a refused save rolls back
+    # the claim alone and leaves the caller's transaction usable.
+    with transaction.atomic():
         try:
             with transaction.atomic():
                 claim = FormSubmission.objects.create(token=nonce, user=user, kind=kind)

@@ -101,9 +101,10 @@ def test_the_deal_page_reads_its_history_in_bounded_queries(
             company=CompanyFactory(),
         )
     client.force_login(rep)
-    # 8 today, whatever the number of changes: session, user, deal, stages, stage moves,
-    # history rows with their users, the companies they name, the product choices.
-    with django_assert_max_num_queries(8):
+    # 9 today, whatever the number of changes: session, user, deal, may-change (accounts.
+    # access), stages, stage moves, history rows with their users, the companies they name,
+    # the product choices.
+    with django_assert_max_num_queries(9):
         response = client.get(reverse("pipeline:deal-detail", args=[deal.pk]))
     assert response.status_code == 200
     assert len(response.context["changes"]) == changes + 1

@@ -12,6 +12,7 @@ from django.urls import reverse
 from pipeline.exports import deal_csv_lines
 from pipeline.imports import import_deals
 from pipeline.models import Deal
+from pipeline.submissions import FIELD, form_token_issue
 from pipeline.validators import IN_THE_FUTURE, OUT_OF_BOUNDS, RESERVED
 from tests.api.conftest import url
 from tests.factories import DealFactory, PipelineFactory, StageFactory
@@ -112,13 +113,19 @@ def test_the_deal_page_refuses_the_same_dates(client, rep, stage):
             "company_name": "Acme",
             "stage": stage("Prospecting").pk,
             "expected_close_date": "9999-12-31",
+            FIELD: form_token_issue(user=rep, kind="deal"),
         },
     )
     assert response.status_code == 200
     assert response.context["form"].errors == {"expected_close_date": [OUT_OF_BOUNDS]}
     response = client.post(
         reverse("pipeline:deal-quick-add"),
-        {"name": "Far", "company_name": "Acme", "expected_close_date": "2201-01-01"},
+        {
+            "name": "Far",
+            "company_name": "Acme",
+            "expected_close_date": "2201-01-01",
+            FIELD: form_token_issue(user=rep, kind="deal"),
+        },
     )
     assert response.context["quick_add_form"].errors == {"expected_close_date": [OUT_OF_BOUNDS]}
     assert not Deal.objects.exists()
