@@ -22,8 +22,14 @@ run: install migrate
 	$(BIN)/python manage.py seed_demo --if-empty --password "$(DEMO_PASSWORD)"
 	bin/run-embedded
 
+# One pytest worker per core (pytest-xdist), each on a database of its own. Tests go out
+# in collection order, where pytest-django puts the transactional tests (which empty the
+# tables at their end) after all others, so no worker runs a test after such a flush.
+# `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= auto
+
 test: install lint check typecheck
-	$(BIN)/python -m pytest -m "not ($(SLOW_SELECTION))" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load -m "not ($(SLOW_SELECTION))" $(PYTEST_ARGS)
 
 # pytest exits 5 when the selection is empty, and --require-marker fails the run when one
 # of the slow suites selects nothing: a lost marker cannot pass unnoticed.

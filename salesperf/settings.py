@@ -242,9 +242,17 @@ STORAGES = {
 
 # --- Cache and Celery -------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Keys apart per deployment sharing one cache; the parallel test workers (pytest-xdist sets
+# PYTEST_XDIST_WORKER, and the Celery workers they start inherit it) each get their own, as
+# their databases number import jobs from 1 alike.
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default=os.environ.get("PYTEST_XDIST_WORKER", ""))
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
@@ -254,6 +262,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
     # A broker on the file system: the embedded default runs a real worker and beat
