@@ -13,8 +13,9 @@ from periods import calendar
 
 from .errors import MAX_ID
 
-# Days outside the calendar's bounds mean "no bound": nothing is stored there, and the
-# instants around the ends of Python's calendar do not exist in every time zone.
+# Days outside the calendar's bounds bound nothing but the field's being set: nothing is
+# stored there, and the instants around the ends of Python's calendar do not exist in every
+# time zone. So `closed_after=0001-01-01` lists the closed deals, as 1900-01-01 does.
 _FIRST_DAY, _LAST_DAY = calendar.FIRST_DAY, calendar.LAST_DAY
 
 
@@ -39,13 +40,13 @@ def id_filter(field_name: str, help_text: str, *, minimum: int = 1) -> IdFilter:
 
 def on_or_after(queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
     if value < _FIRST_DAY:
-        return queryset
+        return queryset.filter(**{f"{name}__isnull": False})
     return queryset.filter(**{f"{name}__gte": calendar.day_start(value)})
 
 
 def on_or_before(queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
     if value > _LAST_DAY:
-        return queryset
+        return queryset.filter(**{f"{name}__isnull": False})
     return queryset.filter(**{f"{name}__lt": calendar.end_of_day(value)})
 
 

@@ -184,8 +184,19 @@ def test_bad_query_parameters_of_other_lists_are_400(as_user, admin_user, name, 
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
 def test_the_ends_of_the_calendar_are_no_bound(as_user, admin_user, rep_deal, day):
     client = as_user(admin_user)
-    for name in ("created_after", "created_before", "closed_after", "closed_before"):
-        assert client.get(url("deal-list"), {name: day}).status_code == 200
+    low = day == "0001-01-01"
+    closed = rep_deal.closed_at is not None
+    expected = {
+        "created_after": low,
+        "created_before": not low,
+        "closed_after": low and closed,
+        "closed_before": not low and closed,
+    }
+    for name, listed in expected.items():
+        response = client.get(url("deal-list"), {name: day})
+        assert response.status_code == 200
+        ids = [row["id"] for row in response.json()["results"]]
+        assert ids == ([rep_deal.pk] if listed else []), name
 
 
 def test_a_body_over_the_limit_is_a_413(as_user, rep, settings):

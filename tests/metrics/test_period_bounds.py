@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from metrics.dashboards import period_from_params, period_picker
 from metrics.targets import YEAR_MAX, YEAR_MIN
+from tests.factories import DealFactory
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.datetime(2026, 5, 20, 12, tzinfo=dt.UTC)  # this quarter: Q2 2026
@@ -94,11 +95,24 @@ def test_the_first_period_has_no_link_before_it():
     assert (period.label, picker.previous) == ("Q1 1900", None)
 
 
-@pytest.mark.parametrize("period", ["this_quarter", "last_year", "9999-12-31", "0001"])
-def test_the_deal_list_period_filter_never_fails(client, rep, period):
+@pytest.mark.parametrize(
+    ("period", "listed"),
+    [
+        ("this_quarter", {"Due in May"}),
+        ("last_year", {"Due last March"}),
+        # Not a period: the field says so and the list stays unfiltered.
+        ("9999-12-31", {"Due in May", "Due last March"}),
+        ("0001", {"Due in May", "Due last March"}),
+    ],
+)
+def test_the_deal_list_period_filter_never_fails(client, rep, period, listed):
+    DealFactory(owner=rep, name="Due in May", expected_close_date=dt.date(2026, 5, 30))
+    DealFactory(owner=rep, name="Due last March", expected_close_date=dt.date(2025, 3, 1))
     client.force_login(rep)
     response = client.get(reverse("pipeline:deal-list"), {"period": period})
     assert response.status_code == 200
+    assert {deal.name for deal in response.context["page_obj"]} == listed
+    assert ("Select a valid choice" in response.content.decode()) == (len(listed) == 2)
 
 
 def test_the_target_grid_years_are_the_calendars():
@@ -110,3 +124,5 @@ def test_the_target_grid_falls_back_for_a_year_outside_the_calendar(client, mana
     client.force_login(manager)
     response = client.get(reverse("metrics:targets"), {"year": year})
     assert response.status_code == 200
+    assert response.context["grid"].year == 2026  # this year, with the field's error
+    assert response.context["query"].errors["year"]
