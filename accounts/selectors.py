@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from .models import Team
+from .models import Team, User
 
 
 def team_tree_ids(
@@ -29,3 +29,11 @@ def team_tree_ids(
         found.add(team_id)
         stack.extend(children.get(team_id, ()))
     return found
+
+
+def people_of_teams(team_ids: Iterable[int]) -> list[User]:
+    """The members of these teams by name, with only what a picker shows."""
+    people = User.objects.filter(team_id__in=list(team_ids)).only(
+        "id", "first_name", "last_name", "username"
+    )
+    return sorted(people, key=lambda user: str(user).lower())

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import Capability, can
-from accounts.models import User
+from accounts.selectors import people_of_teams
 
 from .choices import PeriodKind
 from .services import targets_set
@@ -118,12 +118,7 @@ def target_history(request: HttpRequest) -> HttpResponse:
     _require_target_manager(request.user)
     teams = target_teams(user=request.user)
     team_ids = [node.id for node in teams]
-    people = User.objects.filter(team_id__in=team_ids).only(
-        "id", "first_name", "last_name", "username"
-    )
-    filters = TargetHistoryFilter(
-        request.GET, teams=teams, people=sorted(people, key=lambda u: str(u).lower())
-    )
+    filters = TargetHistoryFilter(request.GET, teams=teams, people=people_of_teams(team_ids))
     # Rows of a person follow the person's current team.
     changes = target_changes(team_ids=team_ids)
     page = Paginator(filters.filter(changes), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -10,8 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.access import Capability, can, get_visible_or_404, restrict
-from accounts.models import User
+from accounts.access import Capability, can, get_visible_or_404
 
 from .exports import deal_csv_lines, rep_csv_lines
 from .filters import DealFilter
@@ -25,7 +24,7 @@ from .import_jobs import (
     import_jobs_for,
 )
 from .models import ImportJob
-from .selectors import deal_list_for
+from .selectors import deal_list_for, people_for_export
 
 RECENT_JOBS = 10
 
@@ -53,7 +52,7 @@ def people_export(request: HttpRequest) -> StreamingHttpResponse:
     """Reps and managers with their teams, for managers (their tree) and admins."""
     if not can(request.user, Capability.EXPORT_PEOPLE):
         raise PermissionDenied("Only managers and admins export people.")
-    return _csv_response(rep_csv_lines(restrict(User.objects.all(), request.user)), "people")
+    return _csv_response(rep_csv_lines(people_for_export(user=request.user)), "people")
 
 
 def _import_kinds(user) -> list[tuple[str, str]]:

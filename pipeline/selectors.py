@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from django.db.models import Count, Field, Manager, QuerySet, Sum
+from django.db.models import Count, Field, Manager, Q, QuerySet, Sum
 from django.utils import timezone
 
+from accounts.access import restrict
 from accounts.models import Team, User
 
 from .choices import StageKind
@@ -55,6 +56,18 @@ def deal_list_for(*, user: User) -> QuerySet[Deal]:
         Deal.objects.visible_to(user)
         .select_related("company", "stage", "owner")
         .order_by("-created_at", "-pk")
+    )
+
+
+def deal_list_totals(deals: QuerySet[Deal]) -> dict[str, Any]:
+    """Counts and sums of a filtered deal list over all its pages, in one query."""
+    is_open, is_won = Q(stage__kind=StageKind.OPEN), Q(stage__kind=StageKind.WON)
+    return deals.aggregate(
+        count=Count("id"),
+        open_count=Count("id", filter=is_open),
+        open_amount=Sum("amount", filter=is_open),
+        won_count=Count("id", filter=is_won),
+        won_amount=Sum("amount", filter=is_won),
     )
 
 
@@ -279,6 +292,20 @@ def lead_list_for(*, user: User) -> QuerySet[Lead]:
         Lead.objects.visible_to(user)
         .select_related("company", "source", "owner")
         .order_by("-created_at", "-pk")
+    )
+
+
+def people_for_export(*, user: User) -> QuerySet[User]:
+    """The people of the reps export: everyone the user may see."""
+    return restrict(User.objects.all(), user)
+
+
+def lead_ids_editable_by(*, user: User, leads: Iterable[Lead]) -> set[int]:
+    """Which of a page's leads the user may change: one query, whatever their number."""
+    return set(
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads])
+        .visible_to(user, "change")
+        .values_list("pk", flat=True)
     )
 
 

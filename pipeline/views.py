@@ -15,7 +15,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import transaction
-from django.db.models import Count, Q, Sum
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -46,7 +45,9 @@ from .selectors import (
     deal_for_page,
     deal_history,
     deal_list_for,
+    deal_list_totals,
     lead_for_page,
+    lead_ids_editable_by,
     lead_list_for,
 )
 from .services import (
@@ -227,14 +228,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         request.GET, queryset=deal_list_for(user=request.user), request=request
     )
     deals = deal_filter.qs
-    is_open, is_won = Q(stage__kind=StageKind.OPEN), Q(stage__kind=StageKind.WON)
-    totals = deals.aggregate(
-        count=Count("id"),
-        open_count=Count("id", filter=is_open),
-        open_amount=Sum("amount", filter=is_open),
-        won_count=Count("id", filter=is_won),
-        won_amount=Sum("amount", filter=is_won),
-    )
+    totals = deal_list_totals(deals)
     team = _sees_team(request.user)
     context = {
         "filter": deal_filter,
@@ -476,7 +470,7 @@ def deal_quick_add(request: HttpRequest) -> HttpResponse:
             if not request.htmx:
                 messages.info(request, TWICE)
                 return redirect("pipeline:deal-detail", pk=done.object_id)
-            created = Deal.objects.visible_to(request.user).filter(pk=done.object_id).first()
+            created = deal_for_page(user=request.user, pk=done.object_id)
         if created is not None:
             form, nonce = QuickAddForm(), None
     if not request.htmx and created is not None:
@@ -508,12 +502,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     )
     page_obj = _page(request, lead_filter.qs)
     team = _sees_team(request.user)
-    # One query for the page's rows, whatever their number.
-    editable = set(
-        Lead.objects.filter(pk__in=[lead.pk for lead in page_obj])
-        .visible_to(request.user, "change")
-        .values_list("pk", flat=True)
-    )
+    editable = lead_ids_editable_by(user=request.user, leads=page_obj)
     rows = [_lead_row_context(request, lead, lead.pk in editable) for lead in page_obj]
     context = {
         "filter": lead_filter,
