@@ -6,8 +6,12 @@ claims the nonce by inserting a FormSubmission row in the same transaction as th
 row; the unique constraint makes a second claim, even at the same moment in another web
 process, fail, and the second answer shows the row the first one saved. A save refused by
 validation rolls its claim back, so the re-shown form keeps its token.
+
+A token is good for TOKEN_MAX_AGE; the nightly prune deletes claims older than that, so
+the table stays small and a pruned claim's token is refused by its age, not saved again.
 """
 
+import datetime as dt
 import secrets
 from collections.abc import Callable
 from typing import TypeVar
@@ -15,6 +19,7 @@ from typing import TypeVar
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
 from .models import FormSubmission
 
@@ -26,6 +31,9 @@ REFUSED = (
 TWICE = "This form was sent twice; it was saved once."
 Kind = FormSubmission.Kind
 Row = TypeVar("Row", bound=models.Model)
+# A form left open over a long weekend still saves; older ones are re-shown with a fresh
+# token (REFUSED), never saved twice.
+TOKEN_MAX_AGE = dt.timedelta(days=7)
 
 
 class AlreadySubmitted(Exception):
@@ -36,8 +44,8 @@ class AlreadySubmitted(Exception):
         self.object_id = object_id
 
 
-def _signer(*, user, kind: str) -> signing.Signer:
-    return signing.Signer(salt=f"pipeline.submissions:{kind}:{user.pk}")
+def _signer(*, user, kind: str) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=f"pipeline.submissions:{kind}:{user.pk}")
 
 
 def form_token_issue(*, user, kind: str) -> str:
@@ -50,8 +58,8 @@ def form_token_nonce(*, token: str | None, user, kind: str) -> str | None:
     if not token:
         return None
     try:
-        return _signer(user=user, kind=kind).unsign(token)
-    except signing.BadSignature:
+        return _signer(user=user, kind=kind).unsign(token, max_age=TOKEN_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired included
         return None
 
 
@@ -79,3 +87,11 @@ def submit_once(*, nonce: str, user, kind: str, save: Callable[[], Row]) -> Row:
     if earlier is None:  # another user's or kind's nonce: not this form's
         raise ValidationError(REFUSED)
     raise AlreadySubmitted(earlier)
+
+
+def form_submissions_prune(*, now: dt.datetime | None = None) -> int:
+    """Delete the claims whose tokens have expired (an hour's margin for clocks); returns
+    how many. Run nightly by beat."""
+    cutoff = (now or timezone.now()) - TOKEN_MAX_AGE - dt.timedelta(hours=1)
+    deleted, _ = FormSubmission.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from .import_jobs import import_job_run, import_jobs_requeue
+from .submissions import form_submissions_prune
 
 
 @shared_task(
@@ -24,3 +25,9 @@ def requeue_waiting_imports_task() -> int:
     """Send again the uploads the broker could not take when they were made (Redis was
     down). Run every minute by beat (CELERY_BEAT_SCHEDULE); does nothing when none wait."""
     return import_jobs_requeue()
+
+
+@shared_task
+def prune_form_submissions_task() -> int:
+    """Forget the one-time form tokens that have expired (CELERY_BEAT_SCHEDULE, daily)."""
+    return form_submissions_prune()

@@ -293,6 +293,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "pipeline.tasks.requeue_waiting_imports_task",
         "schedule": env.float("IMPORT_REQUEUE_SECONDS", default=60.0),
     },
+    # Claimed one-time form tokens older than their 7 days (pipeline.submissions).
+    "prune-form-submissions": {
+        "task": "pipeline.tasks.prune_form_submissions_task",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- CSV import from the upload page ------------------------------------------------------

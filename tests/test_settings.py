@@ -136,3 +136,15 @@ def test_production_refuses_debug_on():
 def test_startup_prints_no_axes_banner():
     result = manage("check", env=PRODUCTION_ENV)
     assert "AXES" not in result.stdout + result.stderr
+
+
+def test_every_scheduled_task_is_a_registered_task():
+    """A schedule naming a task that does not exist would fail silently in beat."""
+    from django.conf import settings
+
+    from salesperf.celery import app
+
+    app.loader.import_default_modules()
+    names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "pipeline.tasks.prune_form_submissions_task" in names
+    assert names <= set(app.tasks)

@@ -1,13 +1,22 @@
 """Create forms carry a one-time token: the same form sent twice saves one row and the
 second answer shows that row; a token is the user's own and survives a validation error."""
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from pipeline.models import Deal, FormSubmission, Lead
-from pipeline.submissions import FIELD, REFUSED, AlreadySubmitted, form_token_issue, submit_once
+from pipeline.submissions import (
+    FIELD,
+    REFUSED,
+    AlreadySubmitted,
+    form_submissions_prune,
+    form_token_issue,
+    submit_once,
+)
 from tests.factories import DealFactory, LeadSourceFactory, default_stage
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +143,39 @@ def test_the_second_claim_of_a_token_gets_the_first_row(rep):
         submit_once(nonce="n1", user=rep, kind="deal", save=lambda: DealFactory(owner=rep))
     assert second.value.object_id == first.pk
     assert Deal.objects.count() == 1
+
+
+def test_a_token_older_than_a_week_is_refused_and_its_form_shown_again(client, rep):
+    client.force_login(rep)
+    url = reverse("pipeline:deal-create")
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), tick=False):
+        token = page_token(client, url)
+    with time_machine.travel(dt.datetime(2026, 3, 9, 10, tzinfo=dt.UTC), tick=False):
+        response = client.post(url, deal_data(token))
+    assert response.status_code == 200  # the form again, with a fresh token
+    assert REFUSED in response.content.decode()
+    assert not Deal.objects.exists()
+    [fresh] = re.findall(rf'name="{FIELD}" value="([^"]+)"', response.content.decode())
+    assert fresh != token
+
+
+def test_the_prune_forgets_expired_claims_only_and_their_tokens_stay_refused(client, rep):
+    client.force_login(rep)
+    url = reverse("pipeline:deal-create")
+    sent = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    with time_machine.travel(sent, tick=False):
+        old = deal_data(page_token(client, url))
+        client.post(url, old)
+    with time_machine.travel(sent + dt.timedelta(days=7), tick=False):
+        recent = deal_data(page_token(client, url), name="Recent")
+        client.post(url, recent)
+    assert FormSubmission.objects.count() == 2
+    # Seven days and an hour after the first: only its claim goes.
+    assert form_submissions_prune(now=sent + dt.timedelta(days=7, hours=1, minutes=1)) == 1
+    assert list(FormSubmission.objects.values_list("object_id", flat=True)) == [
+        Deal.objects.get(name="Recent").pk
+    ]
+    with time_machine.travel(sent + dt.timedelta(days=7, hours=2), tick=False):
+        again = client.post(url, old)  # its claim is gone, its age refuses it
+    assert REFUSED in again.content.decode()
+    assert Deal.objects.count() == 2
