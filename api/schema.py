@@ -91,6 +91,9 @@ class AutoSchema(openapi.AutoSchema):
         extra = getattr(self.view, "schema_error_responses", {}).get(action, {})
         for code, description in extra.items():
             errors[str(code)] = response(description, error.ref)
+        # ... and the defaults they never give: schema_omitted_responses = {"get": {403}}
+        for code in getattr(self.view, "schema_omitted_responses", {}).get(action, ()):
+            errors.pop(str(code), None)
         responses = operation["responses"]
         for code, body in responses.items():
             if not body.get("description"):

@@ -129,6 +129,8 @@ class KPIView(APIView):
             "you may not see get the same answer), or the organisation, for a non-admin."
         }
     }
+    # Every signed-in user may ask; what they may not see is the 404 above.
+    schema_omitted_responses = {"get": {403}}
 
     @extend_schema(parameters=[KPIQuerySerializer], responses={200: KPISerializer})
     def get(self, request: Request) -> Response:
