@@ -534,21 +534,27 @@ def funnel_for_scope(
             output_field=IntegerField(),
         )
     )
-    counts = deals.aggregate(
-        created=Count("id"),
-        won=Count("id", filter=won_by_as_of),
-        **{
-            f"stage_{stage.pk}": Count("id", filter=Q(furthest__gte=stage.order))
-            for stage in open_stages
-        },
+    # GROUP BY the furthest stage once (a handful of rows), then count in Python: one
+    # filtered COUNT per stage made PostgreSQL evaluate the subqueries once per stage
+    # (3.1 s against 0.79 s for /org/'s funnel at 1M deals).
+    by_furthest = dict(
+        deals.order_by()
+        .values("furthest")
+        .annotate(count=Count("id"))
+        .values_list("furthest", "count")
     )
-    reached = [(stage, counts[f"stage_{stage.pk}"] or 0) for stage in open_stages]
-    reached += [(stage, counts["won"] or 0) for stage in stages if stage.kind == StageKind.WON][:1]
-    steps, previous = [], counts["created"]
+    created = sum(by_furthest.values())
+    won = by_furthest.get(reached_every_stage.value, 0)
+    reached = [
+        (stage, sum(n for order, n in by_furthest.items() if order >= stage.order))
+        for stage in open_stages
+    ]
+    reached += [(stage, won) for stage in stages if stage.kind == StageKind.WON][:1]
+    steps, previous = [], created
     for stage, count in reached:
         steps.append(FunnelStep(stage.pk, stage.name, stage.kind, count, _ratio(count, previous)))
         previous = count
-    return Funnel(created=counts["created"] or 0, steps=steps)
+    return Funnel(created=created, steps=steps)
 
 
 @dataclass(frozen=True)
