@@ -147,40 +147,67 @@ def _grouped(queryset, key, **aggregates) -> dict[Any, dict[str, Any]]:
 # --- The queries ---------------------------------------------------------------------------
 
 
-def _closed_in_period(grouping: _Grouping, first: dt.datetime, until: dt.datetime) -> dict:
-    won = Q(stage__kind=StageKind.WON)
-    deals = Deal.objects.filter(grouping.deal_filter, closed_at__gte=first, closed_at__lt=until)
-    return _grouped(
-        deals,
-        grouping.key,
-        deals_won=Count("id", filter=won),
-        deals_lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
-        revenue_cents=Sum(Cents("amount"), filter=won),
+def _since(field: str, firsts: list[dt.datetime]) -> list[Q | None]:
+    """Per period start, the extra filter that cuts the earliest start's rows down to it
+    (None for the earliest itself): one scan serves the month, quarter and year alike."""
+    earliest = min(firsts)
+    return [None if first == earliest else Q(**{f"{field}__gte": first}) for first in firsts]
+
+
+def _and(condition: Q | None, extra: Q | None) -> Q | None:
+    if extra is None:
+        return condition
+    return extra if condition is None else condition & extra
+
+
+def _closed_in_period(grouping: _Grouping, firsts: list[dt.datetime], until: dt.datetime) -> dict:
+    won, lost = Q(stage__kind=StageKind.WON), Q(stage__kind=StageKind.LOST)
+    deals = Deal.objects.filter(
+        grouping.deal_filter, closed_at__gte=min(firsts), closed_at__lt=until
     )
+    aggregates = {}
+    for i, since in enumerate(_since("closed_at", firsts)):
+        aggregates |= {
+            f"deals_won__{i}": Count("id", filter=_and(won, since)),
+            f"deals_lost__{i}": Count("id", filter=_and(lost, since)),
+            f"revenue_cents__{i}": Sum(Cents("amount"), filter=_and(won, since)),
+        }
+    return _grouped(deals, grouping.key, **aggregates)
 
 
-def _cycle_of_wins(grouping: _Grouping, first: dt.datetime, until: dt.datetime) -> dict:
+def _cycle_of_wins(grouping: _Grouping, firsts: list[dt.datetime], until: dt.datetime) -> dict:
     # Its own query over won deals only: the join to leads for the first contact is then
     # a few index probes instead of a hash of every lead (measured 2x faster at 100k).
     cycle = WallClockDays(Coalesce("lead__created_at", "created_at"), "closed_at")
     deals = Deal.objects.filter(
-        grouping.deal_filter, stage__kind=StageKind.WON, closed_at__gte=first, closed_at__lt=until
+        grouping.deal_filter,
+        stage__kind=StageKind.WON,
+        closed_at__gte=min(firsts),
+        closed_at__lt=until,
     )
-    return _grouped(
-        deals, grouping.key, sales_cycle_days_mean=Avg(cycle), sales_cycle_days_median=Median(cycle)
-    )
+    aggregates = {}
+    for i, since in enumerate(_since("closed_at", firsts)):
+        aggregates |= {
+            f"sales_cycle_days_mean__{i}": Avg(cycle, filter=since),
+            f"sales_cycle_days_median__{i}": Median(cycle, filter=since),
+        }
+    return _grouped(deals, grouping.key, **aggregates)
 
 
 def _created_in_period(
-    grouping: _Grouping, first: dt.datetime, until: dt.datetime, as_of: dt.datetime
+    grouping: _Grouping, firsts: list[dt.datetime], until: dt.datetime, as_of: dt.datetime
 ) -> dict:
-    deals = Deal.objects.filter(grouping.deal_filter, created_at__gte=first, created_at__lt=until)
-    return _grouped(
-        deals,
-        grouping.key,
-        opportunities_created=Count("id"),
-        opportunities_won=Count("id", filter=Q(stage__kind=StageKind.WON, closed_at__lt=as_of)),
+    won = Q(stage__kind=StageKind.WON, closed_at__lt=as_of)
+    deals = Deal.objects.filter(
+        grouping.deal_filter, created_at__gte=min(firsts), created_at__lt=until
     )
+    aggregates = {}
+    for i, since in enumerate(_since("created_at", firsts)):
+        aggregates |= {
+            f"opportunities_created__{i}": Count("id", filter=since),
+            f"opportunities_won__{i}": Count("id", filter=_and(won, since)),
+        }
+    return _grouped(deals, grouping.key, **aggregates)
 
 
 def _open_at(grouping: _Grouping, moment: dt.datetime) -> dict:
@@ -222,20 +249,23 @@ def _won_to_date(grouping: _Grouping, until: dt.datetime) -> dict:
 
 
 def _leads_created(
-    grouping: _Grouping, first: dt.datetime, until: dt.datetime, as_of: dt.datetime
+    grouping: _Grouping, firsts: list[dt.datetime], until: dt.datetime, as_of: dt.datetime
 ) -> dict:
     # IN (the won deals' lead ids), not EXISTS per lead: PostgreSQL hashes the won deals
     # once instead of probing the deals index for every lead (4x faster at 100k deals).
     won_lead_ids = Deal.objects.filter(
         stage__kind=StageKind.WON, closed_at__lt=as_of, lead_id__isnull=False
     ).values("lead_id")
-    leads = Lead.objects.filter(grouping.lead_filter, created_at__gte=first, created_at__lt=until)
-    return _grouped(
-        leads,
-        grouping.key,
-        leads_created=Count("id"),
-        leads_won=Count("id", filter=Q(id__in=won_lead_ids)),
+    leads = Lead.objects.filter(
+        grouping.lead_filter, created_at__gte=min(firsts), created_at__lt=until
     )
+    aggregates = {}
+    for i, since in enumerate(_since("created_at", firsts)):
+        aggregates |= {
+            f"leads_created__{i}": Count("id", filter=since),
+            f"leads_won__{i}": Count("id", filter=_and(Q(id__in=won_lead_ids), since)),
+        }
+    return _grouped(leads, grouping.key, **aggregates)
 
 
 def _revenue_targets(
@@ -365,20 +395,34 @@ def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
 def _compute(
     groupings: Iterable[_Grouping], start: dt.date, end: dt.date, as_of: dt.datetime
 ) -> dict[Any, dict[str, Any]]:
-    first, after = period_bounds(start, end)
+    return _compute_periods(groupings, [start], end, as_of)[0]
+
+
+def _compute_periods(
+    groupings: Iterable[_Grouping], starts: list[dt.date], end: dt.date, as_of: dt.datetime
+) -> list[dict[Any, dict[str, Any]]]:
+    """The parts of the KPIs of start..end for each of `starts` (one end): each family is
+    one query for all the starts, and the families of a moment (the open pipeline, the
+    won-to-date customers), which depend on the end only, are computed once."""
+    after = period_bounds(end, end)[1]
     until = min(after, as_of)
-    merged: dict[Any, dict[str, Any]] = defaultdict(dict)
+    firsts = [period_bounds(start, end)[0] for start in starts]
+    merged: list[dict[Any, dict[str, Any]]] = [defaultdict(dict) for _ in starts]
     for grouping in groupings:
         for family in (
-            _closed_in_period(grouping, first, until),
-            _cycle_of_wins(grouping, first, until),
-            _created_in_period(grouping, first, until, as_of),
-            _open_at(grouping, until),
-            _won_to_date(grouping, until),
-            _leads_created(grouping, first, until, as_of),
+            _closed_in_period(grouping, firsts, until),
+            _cycle_of_wins(grouping, firsts, until),
+            _created_in_period(grouping, firsts, until, as_of),
+            _leads_created(grouping, firsts, until, as_of),
         ):
             for key, values in family.items():
-                merged[key].update(values)
+                for name, value in values.items():
+                    part, i = name.rsplit("__", 1)
+                    merged[int(i)][key][part] = value
+        for family in (_open_at(grouping, until), _won_to_date(grouping, until)):
+            for key, values in family.items():
+                for period in merged:
+                    period[key].update(values)
     return merged
 
 
@@ -393,22 +437,7 @@ def kpis_for_scope(
 ) -> KPIs:
     """Every KPI for one user, one team with all its sub-teams, or the organisation.
     `period` names the calendar period whose target applies (see target_for_range)."""
-    merged = _compute([_scope_grouping(kind, scope_id)], start, end, as_of)
-    if kind == "user":
-        target = _revenue_targets("user_id", start, end, Q(user_id=scope_id), period)
-    elif kind == "team":
-        target = _revenue_targets("team_id", start, end, Q(team_id=scope_id), period)
-    else:
-        target = _org_target(start, end, period)
-    return _combine(merged.get(None, {}), target.get(scope_id if kind != "org" else None))
-
-
-def _org_target(start: dt.date, end: dt.date, period: str | None) -> dict[Any, Decimal]:
-    """The organisation's target: the sum of its top-level teams' targets."""
-    per_team = _revenue_targets(
-        "team_id", start, end, Q(team__isnull=False, team__parent__isnull=True), period
-    )
-    return {None: sum(per_team.values(), Decimal(0))} if per_team else {}
+    return _scope_kpis(kind, scope_id, [(start, period)], end, as_of)[0]
 
 
 def kpis_by_user(
@@ -420,21 +449,91 @@ def kpis_by_user(
     period: str | None = None,
 ) -> dict[int, KPIs]:
     """KPIs of every given user (zeros and nulls for users with no activity)."""
-    user_ids = list(user_ids)
-    grouping = _Grouping(Q(owner_id__in=user_ids), Q(owner_id__in=user_ids), F("owner_id"))
-    merged = _compute([grouping], start, end, as_of)
-    targets = _revenue_targets("user_id", start, end, Q(user_id__in=user_ids), period)
-    return {uid: _combine(merged.get(uid, {}), targets.get(uid)) for uid in user_ids}
+    return _user_kpis(list(user_ids), [(start, period)], end, as_of)[0]
 
 
 def kpis_by_team(
     *, start: dt.date, end: dt.date, as_of: dt.datetime, period: str | None = None
 ) -> dict[int, KPIs]:
     """KPIs of every team, each including all its sub-teams."""
+    return _team_kpis([(start, period)], end, as_of)[0]
+
+
+@dataclass(frozen=True)
+class PeriodsToDate:
+    """The KPIs of every scope for the month, quarter and year to date of one day, as the
+    nightly snapshot freezes them: per period kind, the organisation's, each team's (with
+    its sub-teams) and each given user's."""
+
+    org: dict[str, KPIs]
+    teams: dict[str, dict[int, KPIs]]
+    users: dict[str, dict[int, KPIs]]
+
+
+def kpis_to_date(*, day: dt.date, user_ids: Iterable[int], as_of: dt.datetime) -> PeriodsToDate:
+    """Every scope's KPIs for each period kind to `day`: the same figures as kpis_for_scope,
+    kpis_by_team and kpis_by_user called per kind (with period=kind), in a third of the
+    queries: the kinds share one end, so each family is one query for all of them."""
+    kinds = list(PeriodKind.values)
+    ranges = [(periods.period_start(day, kind), kind) for kind in kinds]
+    org = _scope_kpis("org", None, ranges, day, as_of)
+    teams = _team_kpis(ranges, day, as_of)
+    users = _user_kpis(list(user_ids), ranges, day, as_of)
+    return PeriodsToDate(
+        org=dict(zip(kinds, org, strict=True)),
+        teams=dict(zip(kinds, teams, strict=True)),
+        users=dict(zip(kinds, users, strict=True)),
+    )
+
+
+_Ranges = list[tuple[dt.date, str | None]]
+
+
+def _scope_kpis(
+    kind: ScopeKind, scope_id: int | None, ranges: _Ranges, end: dt.date, as_of: dt.datetime
+) -> list[KPIs]:
+    parts = _compute_periods([_scope_grouping(kind, scope_id)], [r[0] for r in ranges], end, as_of)
+    result = []
+    for (start, period), merged in zip(ranges, parts, strict=True):
+        if kind == "user":
+            target = _revenue_targets("user_id", start, end, Q(user_id=scope_id), period)
+        elif kind == "team":
+            target = _revenue_targets("team_id", start, end, Q(team_id=scope_id), period)
+        else:
+            target = _org_target(start, end, period)
+        key = scope_id if kind != "org" else None
+        result.append(_combine(merged.get(None, {}), target.get(key)))
+    return result
+
+
+def _org_target(start: dt.date, end: dt.date, period: str | None) -> dict[Any, Decimal]:
+    """The organisation's target: the sum of its top-level teams' targets."""
+    per_team = _revenue_targets(
+        "team_id", start, end, Q(team__isnull=False, team__parent__isnull=True), period
+    )
+    return {None: sum(per_team.values(), Decimal(0))} if per_team else {}
+
+
+def _user_kpis(
+    user_ids: list[int], ranges: _Ranges, end: dt.date, as_of: dt.datetime
+) -> list[dict[int, KPIs]]:
+    grouping = _Grouping(Q(owner_id__in=user_ids), Q(owner_id__in=user_ids), F("owner_id"))
+    parts = _compute_periods([grouping], [r[0] for r in ranges], end, as_of)
+    result = []
+    for (start, period), merged in zip(ranges, parts, strict=True):
+        targets = _revenue_targets("user_id", start, end, Q(user_id__in=user_ids), period)
+        result.append({uid: _combine(merged.get(uid, {}), targets.get(uid)) for uid in user_ids})
+    return result
+
+
+def _team_kpis(ranges: _Ranges, end: dt.date, as_of: dt.datetime) -> list[dict[int, KPIs]]:
     parent = dict(Team.objects.values_list("id", "parent_id"))
-    merged = _compute(_team_level_groupings(parent), start, end, as_of)
-    targets = _revenue_targets("team_id", start, end, Q(team__isnull=False), period)
-    return {tid: _combine(merged.get(tid, {}), targets.get(tid)) for tid in parent}
+    parts = _compute_periods(_team_level_groupings(parent), [r[0] for r in ranges], end, as_of)
+    result = []
+    for (start, period), merged in zip(ranges, parts, strict=True):
+        targets = _revenue_targets("team_id", start, end, Q(team__isnull=False), period)
+        result.append({tid: _combine(merged.get(tid, {}), targets.get(tid)) for tid in parent})
+    return result
 
 
 # --- Funnel and pipeline by stage ---------------------------------------------------------

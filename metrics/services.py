@@ -15,37 +15,26 @@ from accounts.models import User
 from periods.calendar import is_period_start, period_end, period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
-from .kpis import KPI_KEYS, KPIs, end_of_day, kpis_by_team, kpis_by_user, kpis_for_scope
+from .kpis import KPI_KEYS, KPIs, end_of_day, kpis_to_date
 from .models import KPISnapshot, Target
 
 UNIQUE_FIELDS = ["date", "scope_kind", "scope_id", "period_kind", "period_start"]
 
 
 def _snapshot_rows(day: dt.date, computed_at: dt.datetime) -> Iterator[KPISnapshot]:
-    as_of = end_of_day(day)
     user_ids = list(User.objects.order_by("pk").values_list("pk", flat=True))
+    to_date = kpis_to_date(day=day, user_ids=user_ids, as_of=end_of_day(day))
     for kind in PeriodKind.values:
-        start = period_start(day, kind)
-        scopes: list[tuple[str, int, KPIs]] = [
-            (
-                ScopeKind.ORG,
-                0,
-                kpis_for_scope(
-                    kind="org", scope_id=None, start=start, end=day, as_of=as_of, period=kind
-                ),
-            )
-        ]
-        by_team = kpis_by_team(start=start, end=day, as_of=as_of, period=kind)
-        scopes += [(ScopeKind.TEAM, team_id, kpis) for team_id, kpis in sorted(by_team.items())]
-        by_user = kpis_by_user(user_ids=user_ids, start=start, end=day, as_of=as_of, period=kind)
-        scopes += [(ScopeKind.USER, user_id, kpis) for user_id, kpis in sorted(by_user.items())]
+        scopes: list[tuple[str, int, KPIs]] = [(ScopeKind.ORG, 0, to_date.org[kind])]
+        scopes += [(ScopeKind.TEAM, tid, kpis) for tid, kpis in sorted(to_date.teams[kind].items())]
+        scopes += [(ScopeKind.USER, uid, kpis) for uid, kpis in sorted(to_date.users[kind].items())]
         for scope_kind, scope_id, kpis in scopes:
             yield KPISnapshot(
                 date=day,
                 scope_kind=scope_kind,
                 scope_id=scope_id,
                 period_kind=kind,
-                period_start=start,
+                period_start=period_start(day, kind),
                 computed_at=computed_at,
                 **kpis.as_dict(),
             )

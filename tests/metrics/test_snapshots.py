@@ -28,9 +28,15 @@ def row_values(row: KPISnapshot) -> dict:
     return {key: getattr(row, key) for key in KPI_KEYS}
 
 
-def test_snapshot_rows_equal_the_live_kpis_for_every_scope_and_period(org):
-    written = kpi_snapshot_create(day=MARCH_31)
-    rows = list(KPISnapshot.objects.filter(date=MARCH_31))
+# The month, quarter and year share one scan per KPI family (each with its own filter):
+# days where the three starts coincide, where two do, and where all three differ, with
+# deals closed and leads created after the day (which the day's rows must leave out).
+@pytest.mark.parametrize(
+    "day", [MARCH_31, dt.date(2026, 1, 1), dt.date(2026, 2, 20), dt.date(2026, 5, 10)]
+)
+def test_snapshot_rows_equal_the_live_kpis_for_every_scope_and_period(org, day):
+    written = kpi_snapshot_create(day=day)
+    rows = list(KPISnapshot.objects.filter(date=day))
     # org + 3 teams + 3 users, for month, quarter and year to date
     assert written == len(rows) == 3 * (1 + 3 + 3)
     for row in rows:
@@ -39,8 +45,8 @@ def test_snapshot_rows_equal_the_live_kpis_for_every_scope_and_period(org):
             kind=kind,
             scope_id=None if kind == "org" else row.scope_id,
             start=row.period_start,
-            end=MARCH_31,
-            as_of=end_of_day(MARCH_31),
+            end=day,
+            as_of=end_of_day(day),
             period=row.period_kind,
         )
         assert row_values(row) == live.as_dict(), (kind, row.scope_id, row.period_kind)
