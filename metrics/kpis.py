@@ -453,10 +453,16 @@ def kpis_by_user(
 
 
 def kpis_by_team(
-    *, start: dt.date, end: dt.date, as_of: dt.datetime, period: str | None = None
+    *,
+    start: dt.date,
+    end: dt.date,
+    as_of: dt.datetime,
+    period: str | None = None,
+    root_ids: Iterable[int] | None = None,
 ) -> dict[int, KPIs]:
-    """KPIs of every team, each including all its sub-teams."""
-    return _team_kpis([(start, period)], end, as_of)[0]
+    """KPIs of every team, each including all its sub-teams; with `root_ids`, only of those
+    teams and the teams below them (a region's page reads its own tree, not the org's)."""
+    return _team_kpis([(start, period)], end, as_of, root_ids)[0]
 
 
 @dataclass(frozen=True)
@@ -526,12 +532,17 @@ def _user_kpis(
     return result
 
 
-def _team_kpis(ranges: _Ranges, end: dt.date, as_of: dt.datetime) -> list[dict[int, KPIs]]:
-    parent = dict(Team.objects.values_list("id", "parent_id"))
+def _team_kpis(
+    ranges: _Ranges, end: dt.date, as_of: dt.datetime, root_ids: Iterable[int] | None = None
+) -> list[dict[int, KPIs]]:
+    parent: dict[int, int | None] = dict(Team.objects.values_list("id", "parent_id"))
+    if root_ids is not None:
+        tree = team_tree_ids(root_ids=root_ids, parents=parent)
+        parent = {tid: (pid if pid in tree else None) for tid, pid in parent.items() if tid in tree}
     parts = _compute_periods(_team_level_groupings(parent), [r[0] for r in ranges], end, as_of)
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
-        targets = _revenue_targets("team_id", start, end, Q(team__isnull=False), period)
+        targets = _revenue_targets("team_id", start, end, Q(team_id__in=list(parent)), period)
         result.append({tid: _combine(merged.get(tid, {}), targets.get(tid)) for tid in parent})
     return result
 

@@ -223,7 +223,7 @@ def team_dashboard(
     teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
     tree = team_tree_ids(root_ids=[team.pk], parents={pk: t.parent_id for pk, t in teams.items()})
     if len(tree) > 1:
-        by_team = kpis_by_team(**window, period=period.target_period)
+        by_team = kpis_by_team(**window, period=period.target_period, root_ids=[team.pk])
         kpis = by_team[team.pk]
         children = sorted(
             (teams[pk] for pk in tree if teams[pk].parent_id == team.pk),

@@ -39,7 +39,8 @@ def kpi_table_rows(*, team: Team | None, period: Period, now: dt.datetime) -> It
     teams = {t.pk: t for t in Team.objects.select_related("parent").order_by()}
     parents = {pk: t.parent_id for pk, t in teams.items()}
     tree = set(teams) if team is None else team_tree_ids(root_ids=[team.pk], parents=parents)
-    by_team = kpis_by_team(**window, period=period.target_period) if teams else {}
+    roots = None if team is None else [team.pk]
+    by_team = kpis_by_team(**window, period=period.target_period, root_ids=roots) if teams else {}
     for pk in sorted(tree, key=lambda pk: teams[pk].name.lower()):
         yield _row("team", pk, teams[pk].name, teams[pk], period, by_team[pk])
     reps = list(

@@ -10,7 +10,7 @@ import pytest
 from metrics.kpis import KPI_KEYS, kpis_by_team, kpis_by_user, kpis_for_scope
 from pipeline.choices import LeadStatus
 from pipeline.models import Lead
-from tests.factories import CompanyFactory, DealFactory, UserFactory, default_stage
+from tests.factories import CompanyFactory, DealFactory, TeamFactory, UserFactory, default_stage
 from tests.metrics.conftest import AS_OF, Q1, at
 
 pytestmark = pytest.mark.django_db
@@ -289,3 +289,26 @@ def test_every_documented_key_is_computed():
         "target",
         "attainment",
     ]
+
+
+def test_a_team_tree_reads_only_its_own_teams(org, django_assert_max_num_queries):
+    # A second region with a deal won in Q1: team A's tree must neither list it nor need it.
+    other = TeamFactory(name="Other region")
+    seller = UserFactory(username="o1", team=other)
+    DealFactory(
+        owner=seller,
+        team=other,
+        stage=default_stage("Won"),
+        amount=Decimal("777.00"),
+        created_at=at(1, 2),
+        closed_at=at(1, 3),
+    )
+    everyone = kpis_by_team(start=Q1[0], end=Q1[1], as_of=AS_OF)
+    assert everyone[other.pk].revenue == Decimal("777.00")
+    # Team A has no sub-team: one tree level, so half the queries of the two-level org.
+    with django_assert_max_num_queries(9):
+        tree_a = kpis_by_team(start=Q1[0], end=Q1[1], as_of=AS_OF, root_ids=[org.team_a.pk])
+    assert tree_a == {org.team_a.pk: everyone[org.team_a.pk]}
+    tree_r = kpis_by_team(start=Q1[0], end=Q1[1], as_of=AS_OF, root_ids=[org.region.pk])
+    assert set(tree_r) == {org.region.pk, org.team_a.pk, org.team_b.pk}
+    assert all(tree_r[pk] == everyone[pk] for pk in tree_r)
