@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -40,6 +41,9 @@ class Company(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "companies"
+        # Names are matched without regard to case (company_name_taken: name__iexact, which
+        # PostgreSQL runs as UPPER(name) = UPPER(%s)): a probe, not a walk of every company.
+        indexes = [models.Index(Upper("name"), name="company_name_upper")]
 
     def __str__(self) -> str:
         return self.name

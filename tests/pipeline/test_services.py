@@ -186,3 +186,21 @@ def test_an_edit_cannot_move_a_deal_into_another_pipeline(rep):
         deal_save(deal=deal, by=rep)
     deal.refresh_from_db()
     assert deal.stage == default_stage("Prospecting")
+
+
+def test_a_company_is_found_by_its_name_in_any_case_through_an_index(db):
+    from django.db import connection
+
+    from pipeline.services import company_get_or_create, company_name_taken
+
+    acme = company_get_or_create(name="Acme  Corp")
+    assert company_get_or_create(name="ACME corp") == acme
+    assert Company.objects.count() == 1
+    assert company_name_taken(name="acme CORP") == acme
+    if connection.vendor != "postgresql":
+        return  # SQLite's LIKE cannot use it; the plan is PostgreSQL's
+    lookup = Company.objects.filter(name__iexact="acme corp")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = lookup.explain()
+    assert "company_name_upper" in plan, plan
