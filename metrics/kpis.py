@@ -12,10 +12,12 @@ API: now; a snapshot of day D: the end of D), the functions never read the clock
 """
 
 import datetime as dt
+import operator
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
+from functools import reduce
 from typing import Any, Literal
 
 from django.db.models import (
@@ -108,10 +110,8 @@ def _scope_grouping(kind: ScopeKind, scope_id: int | None) -> _Grouping:
     return _Grouping(Q(team_id__in=team_ids), Q(team_id__in=team_ids))
 
 
-def _team_level_groupings(parent: dict[int, int | None]) -> list[_Grouping]:
-    """One grouping per depth of the team tree. At depth k every team maps to its ancestor
-    at depth k, so GROUP BY that ancestor gives each depth-k team its whole sub-tree:
-    medians and distinct counts roll up exactly, in (depth) queries per KPI family."""
+def _chains(parent: dict[int, int | None]) -> dict[int, list[int]]:
+    """Each team's ancestors, from its root down to the team itself."""
     chains: dict[int, list[int]] = {}
     for team_id in parent:
         chain, node, seen = [], team_id, set()
@@ -120,6 +120,14 @@ def _team_level_groupings(parent: dict[int, int | None]) -> list[_Grouping]:
             chain.append(node)
             node = parent.get(node)
         chains[team_id] = list(reversed(chain))
+    return chains
+
+
+def _team_level_groupings(parent: dict[int, int | None]) -> list[_Grouping]:
+    """One grouping per depth of the team tree. At depth k every team maps to its ancestor
+    at depth k, so GROUP BY that ancestor gives each depth-k team its whole sub-tree:
+    medians and distinct counts roll up exactly, in (depth) queries per KPI family."""
+    chains = _chains(parent)
     depth = max((len(chain) for chain in chains.values()), default=0)
     groupings = []
     for level in range(depth):
@@ -137,9 +145,27 @@ def _team_level_groupings(parent: dict[int, int | None]) -> list[_Grouping]:
     return groupings
 
 
+@dataclass(frozen=True)
+class _ScopeSet:
+    """Scopes computed together. The additive KPI parts (counts and sums) are read once per
+    (owner, team) cell for every scope set at once, and each cell is added to the scopes it
+    belongs to (`keys_of`); the parts that do not add up (medians, distinct customers) are
+    one query per grouping."""
+
+    groupings: list[_Grouping]
+    base: Q
+    keys_of: Callable[[int | None, int | None], Iterable[Any]]
+
+
+CELL = ("owner_id", "team_id")
+
+
 def _grouped(queryset, key, **aggregates) -> dict[Any, dict[str, Any]]:
     if key is None:
         return {None: queryset.aggregate(**aggregates)}
+    if key == CELL:
+        rows = queryset.values(*CELL).annotate(**aggregates).order_by()
+        return {(row.pop("owner_id"), row.pop("team_id")): row for row in rows}
     rows = queryset.annotate(_scope=key).values("_scope").annotate(**aggregates).order_by()
     return {row.pop("_scope"): row for row in rows if row["_scope"] is not None}
 
@@ -392,38 +418,85 @@ def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
     )
 
 
-def _compute(
-    groupings: Iterable[_Grouping], start: dt.date, end: dt.date, as_of: dt.datetime
-) -> dict[Any, dict[str, Any]]:
-    return _compute_periods(groupings, [start], end, as_of)[0]
-
-
 def _compute_periods(
-    groupings: Iterable[_Grouping], starts: list[dt.date], end: dt.date, as_of: dt.datetime
-) -> list[dict[Any, dict[str, Any]]]:
-    """The parts of the KPIs of start..end for each of `starts` (one end): each family is
-    one query for all the starts, and the families of a moment (the open pipeline, the
-    won-to-date customers), which depend on the end only, are computed once."""
+    scope_sets: list[_ScopeSet], starts: list[dt.date], end: dt.date, as_of: dt.datetime
+) -> list[list[dict[Any, dict[str, Any]]]]:
+    """The parts of the KPIs of start..end for each of `starts` (one end), per scope set:
+    result[set][start][scope key]. Each family is one query for all the starts; the
+    families of a moment (the open pipeline, the won-to-date customers), which depend on
+    the end only, are computed once."""
     after = period_bounds(end, end)[1]
     until = min(after, as_of)
     firsts = [period_bounds(start, end)[0] for start in starts]
-    merged: list[dict[Any, dict[str, Any]]] = [defaultdict(dict) for _ in starts]
-    for grouping in groupings:
-        for family in (
-            _closed_in_period(grouping, firsts, until),
-            _cycle_of_wins(grouping, firsts, until),
-            _created_in_period(grouping, firsts, until, as_of),
-            _leads_created(grouping, firsts, until, as_of),
-        ):
-            for key, values in family.items():
-                for name, value in values.items():
-                    part, i = name.rsplit("__", 1)
-                    merged[int(i)][key][part] = value
-        for family in (_open_at(grouping, until), _won_to_date(grouping, until)):
-            for key, values in family.items():
-                for period in merged:
-                    period[key].update(values)
+    merged = [[defaultdict(dict) for _ in starts] for _ in scope_sets]
+
+    def add(result: list[dict[Any, dict[str, Any]]], key: Any, name: str, value: Any) -> None:
+        part, i = name.rsplit("__", 1) if "__" in name else (name, None)
+        for period in result if i is None else [result[int(i)]]:
+            period[key][part] = period[key].get(part, 0) + (value or 0)
+
+    base = Q()
+    if all(scope_set.base != Q() for scope_set in scope_sets):
+        base = reduce(operator.or_, (scope_set.base for scope_set in scope_sets))
+    cells = _Grouping(base, base, CELL)
+    for family in (
+        _closed_in_period(cells, firsts, until),
+        _created_in_period(cells, firsts, until, as_of),
+        _leads_created(cells, firsts, until, as_of),
+        _open_at(cells, until),
+    ):
+        for (owner_id, team_id), values in family.items():
+            for scope_set, result in zip(scope_sets, merged, strict=True):
+                for key in scope_set.keys_of(owner_id, team_id):
+                    for name, value in values.items():
+                        add(result, key, name, value)
+    for scope_set, result in zip(scope_sets, merged, strict=True):
+        for grouping in scope_set.groupings:
+            for family in (
+                _cycle_of_wins(grouping, firsts, until),
+                _won_to_date(grouping, until),
+            ):
+                for key, values in family.items():
+                    for name, value in values.items():
+                        part, i = name.rsplit("__", 1) if "__" in name else (name, None)
+                        for period in result if i is None else [result[int(i)]]:
+                            period[key][part] = value
     return merged
+
+
+def _scope_set(kind: ScopeKind, scope_id: int | None) -> _ScopeSet:
+    if kind == "org":
+        return _ScopeSet([_Grouping(Q(), Q())], Q(), lambda owner, team: (None,))
+    if kind == "user":
+        return _ScopeSet(
+            [_scope_grouping(kind, scope_id)],
+            Q(owner_id=scope_id),
+            lambda owner, team: (None,) if owner == scope_id else (),
+        )
+    tree = team_tree_ids(root_ids=[scope_id])
+    return _ScopeSet(
+        [_Grouping(Q(team_id__in=tree), Q(team_id__in=tree))],
+        Q(team_id__in=tree),
+        lambda owner, team: (None,) if team in tree else (),
+    )
+
+
+def _users_set(user_ids: list[int]) -> _ScopeSet:
+    ids = set(user_ids)
+    return _ScopeSet(
+        [_Grouping(Q(owner_id__in=user_ids), Q(owner_id__in=user_ids), F("owner_id"))],
+        Q(owner_id__in=user_ids),
+        lambda owner, team: (owner,) if owner in ids else (),
+    )
+
+
+def _teams_set(parent: dict[int, int | None]) -> _ScopeSet:
+    chains = _chains(parent)
+    return _ScopeSet(
+        _team_level_groupings(parent),
+        Q(team_id__in=list(parent)),
+        lambda owner, team: chains.get(team, ()) if team is not None else (),
+    )
 
 
 def kpis_for_scope(
@@ -482,9 +555,17 @@ def kpis_to_date(*, day: dt.date, user_ids: Iterable[int], as_of: dt.datetime) -
     queries: the kinds share one end, so each family is one query for all of them."""
     kinds = list(PeriodKind.values)
     ranges = [(periods.period_start(day, kind), kind) for kind in kinds]
-    org = _scope_kpis("org", None, ranges, day, as_of)
-    teams = _team_kpis(ranges, day, as_of)
-    users = _user_kpis(list(user_ids), ranges, day, as_of)
+    user_ids = list(user_ids)
+    parent: dict[int, int | None] = dict(Team.objects.values_list("id", "parent_id"))
+    org_parts, team_parts, user_parts = _compute_periods(
+        [_scope_set("org", None), _teams_set(parent), _users_set(user_ids)],
+        [start for start, _ in ranges],
+        day,
+        as_of,
+    )
+    org = _scope_kpis("org", None, ranges, day, as_of, org_parts)
+    teams = _team_kpis(ranges, day, as_of, parts=team_parts, parent=parent)
+    users = _user_kpis(user_ids, ranges, day, as_of, user_parts)
     return PeriodsToDate(
         org=dict(zip(kinds, org, strict=True)),
         teams=dict(zip(kinds, teams, strict=True)),
@@ -495,10 +576,20 @@ def kpis_to_date(*, day: dt.date, user_ids: Iterable[int], as_of: dt.datetime) -
 _Ranges = list[tuple[dt.date, str | None]]
 
 
+_Parts = list[dict[Any, dict[str, Any]]]
+
+
 def _scope_kpis(
-    kind: ScopeKind, scope_id: int | None, ranges: _Ranges, end: dt.date, as_of: dt.datetime
+    kind: ScopeKind,
+    scope_id: int | None,
+    ranges: _Ranges,
+    end: dt.date,
+    as_of: dt.datetime,
+    parts: _Parts | None = None,
 ) -> list[KPIs]:
-    parts = _compute_periods([_scope_grouping(kind, scope_id)], [r[0] for r in ranges], end, as_of)
+    if parts is None:
+        starts = [start for start, _ in ranges]
+        parts = _compute_periods([_scope_set(kind, scope_id)], starts, end, as_of)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         if kind == "user":
@@ -521,10 +612,15 @@ def _org_target(start: dt.date, end: dt.date, period: str | None) -> dict[Any, D
 
 
 def _user_kpis(
-    user_ids: list[int], ranges: _Ranges, end: dt.date, as_of: dt.datetime
+    user_ids: list[int],
+    ranges: _Ranges,
+    end: dt.date,
+    as_of: dt.datetime,
+    parts: _Parts | None = None,
 ) -> list[dict[int, KPIs]]:
-    grouping = _Grouping(Q(owner_id__in=user_ids), Q(owner_id__in=user_ids), F("owner_id"))
-    parts = _compute_periods([grouping], [r[0] for r in ranges], end, as_of)
+    if parts is None:
+        starts = [start for start, _ in ranges]
+        parts = _compute_periods([_users_set(user_ids)], starts, end, as_of)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         targets = _revenue_targets("user_id", start, end, Q(user_id__in=user_ids), period)
@@ -533,13 +629,21 @@ def _user_kpis(
 
 
 def _team_kpis(
-    ranges: _Ranges, end: dt.date, as_of: dt.datetime, root_ids: Iterable[int] | None = None
+    ranges: _Ranges,
+    end: dt.date,
+    as_of: dt.datetime,
+    root_ids: Iterable[int] | None = None,
+    parts: _Parts | None = None,
+    parent: dict[int, int | None] | None = None,
 ) -> list[dict[int, KPIs]]:
-    parent: dict[int, int | None] = dict(Team.objects.values_list("id", "parent_id"))
+    if parent is None:
+        parent = dict(Team.objects.values_list("id", "parent_id"))
     if root_ids is not None:
         tree = team_tree_ids(root_ids=root_ids, parents=parent)
         parent = {tid: (pid if pid in tree else None) for tid, pid in parent.items() if tid in tree}
-    parts = _compute_periods(_team_level_groupings(parent), [r[0] for r in ranges], end, as_of)
+    if parts is None:
+        starts = [start for start, _ in ranges]
+        parts = _compute_periods([_teams_set(parent)], starts, end, as_of)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         targets = _revenue_targets("team_id", start, end, Q(team_id__in=list(parent)), period)

@@ -32,9 +32,10 @@ from metrics.kpis import end_of_day, kpis_by_team, kpis_by_user, kpis_for_scope 
 from metrics.services import kpi_snapshot_create  # noqa: E402
 from periods.calendar import period_start  # noqa: E402
 from pipeline.models import Deal, StageChange  # noqa: E402
+from tests.benchmarks.floor import check_floor, snapshot_floor  # noqa: E402
 
 
-def measure(label: str, action, repeat: int) -> None:
+def measure(label: str, action, repeat: int) -> float:
     timings, queries = [], 0
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as captured:
@@ -46,6 +47,7 @@ def measure(label: str, action, repeat: int) -> None:
         f"  {label:<46} best {min(timings) * 1000:8.1f} ms   "
         f"median {statistics.median(timings) * 1000:8.1f} ms   {queries:3d} queries"
     )
+    return min(timings)
 
 
 def main() -> None:
@@ -79,11 +81,19 @@ def main() -> None:
         f"{Team.objects.count()} teams"
     )
 
-    measure(
+    app = measure(
         "snapshot of one date (all scopes, M/Q/Y)",
         lambda: kpi_snapshot_create(day=yesterday),
         max(1, args.repeat // 2),
     )
+    if connection.vendor == "postgresql":
+        compared = check_floor(yesterday)
+        floor = measure(
+            f"  its SQL floor (same figures, {compared} rows)",
+            lambda: snapshot_floor(yesterday),
+            max(1, args.repeat // 2),
+        )
+        print(f"  {'snapshot / floor':<46} {app / floor:8.2f}x")
     for label, start in [("quarter to date", quarter), ("year to date", year)]:
         measure(
             f"kpis org, {label}",
