@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.access import Capability, can, can_set_targets
-from accounts.models import User
+from accounts.models import Team, User
 from periods.calendar import is_period_start, period_end, period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
@@ -78,12 +78,37 @@ def backfill_dates(*, first: dt.date, last: dt.date, daily: bool = False) -> lis
     return [*dates, last]
 
 
+def snapshot_dates_complete(dates: Iterable[dt.date]) -> set[dt.date]:
+    """The dates that hold a whole set of snapshot rows for today's scopes (the
+    organisation, every team and every user, for each period kind). A date is written in
+    one transaction, so a killed run leaves each date either whole or as it was."""
+    dates = list(dates)
+    expected = len(PeriodKind.values) * (1 + Team.objects.count() + User.objects.count())
+    counts = (
+        KPISnapshot.objects.filter(date__in=dates)
+        .values("date")
+        .annotate(rows=Count("id"))
+        .values_list("date", "rows")
+    )
+    return {day for day, rows in counts if rows == expected}
+
+
 def kpi_snapshot_backfill(
-    *, dates: list[dt.date], on_progress: Callable[[dt.date, int], None] | None = None
+    *,
+    dates: list[dt.date],
+    on_progress: Callable[[dt.date, int], None] | None = None,
+    resume: bool = False,
 ) -> int:
-    """Snapshot each date in turn, one transaction per date (see kpi_snapshot_create)."""
+    """Snapshot each date in turn, one transaction per date (see kpi_snapshot_create).
+    With `resume`, dates that already hold a whole set of rows are skipped (reported to
+    on_progress with 0 rows): a rerun after a kill does only what is left."""
+    done = snapshot_dates_complete(dates) if resume else set()
     total = 0
     for day in dates:
+        if day in done:
+            if on_progress:
+                on_progress(day, 0)
+            continue
         written = kpi_snapshot_create(day=day)
         total += written
         if on_progress:

@@ -243,3 +243,52 @@ def test_the_schedule_and_the_rows_are_visible_in_the_admin(client, admin_user):
     assert edit.status_code == 200
     rows = client.get(reverse("admin:metrics_kpisnapshot_changelist"))
     assert "1234" in rows.content.decode()
+
+
+def test_a_killed_backfill_resumes_where_it_stopped_without_duplicates_or_gaps(org, monkeypatch):
+    dates = backfill_dates(first=dt.date(2026, 1, 1), last=MARCH_31)  # Jan 31, Feb 28, Mar 31
+    real_create = services.kpi_snapshot_create
+    written_days: list[dt.date] = []
+
+    def dies_on_february(*, day):
+        if day == dt.date(2026, 2, 28):
+            raise KeyboardInterrupt  # the worker is killed mid-run
+        written_days.append(day)
+        return real_create(day=day)
+
+    monkeypatch.setattr(services, "kpi_snapshot_create", dies_on_february)
+    with pytest.raises(KeyboardInterrupt):
+        services.kpi_snapshot_backfill(dates=dates)
+    assert written_days == [dt.date(2026, 1, 31)]
+    assert services.snapshot_dates_complete(dates) == {dt.date(2026, 1, 31)}
+
+    monkeypatch.setattr(services, "kpi_snapshot_create", real_create)
+    progress: list[tuple[dt.date, int]] = []
+    services.kpi_snapshot_backfill(
+        dates=dates, resume=True, on_progress=lambda day, rows: progress.append((day, rows))
+    )
+    # January is skipped (0 rows written), February and March are written: 21 rows each.
+    assert progress == [(dt.date(2026, 1, 31), 0), (dt.date(2026, 2, 28), 21), (MARCH_31, 21)]
+    assert services.snapshot_dates_complete(dates) == set(dates)
+    assert KPISnapshot.objects.count() == 3 * 21
+    resumed = {
+        (r.date, r.scope_kind, r.scope_id, r.period_kind): row_values(r)
+        for r in KPISnapshot.objects.all()
+    }
+    KPISnapshot.objects.all().delete()
+    services.kpi_snapshot_backfill(dates=dates)
+    fresh = {
+        (r.date, r.scope_kind, r.scope_id, r.period_kind): row_values(r)
+        for r in KPISnapshot.objects.all()
+    }
+    assert resumed == fresh
+
+
+def test_the_backfill_command_resumes(org):
+    args = ["snapshot_kpis", "--date", "2026-03-31", "--backfill", "2026-01-01"]
+    call_command(*args, stdout=StringIO(), stderr=StringIO())
+    before = dict(KPISnapshot.objects.values_list("id", "computed_at"))
+    out = StringIO()
+    call_command(*args, "--resume", stdout=out, stderr=StringIO())
+    assert "0 rows" in out.getvalue()  # every date was whole: nothing rewritten
+    assert dict(KPISnapshot.objects.values_list("id", "computed_at")) == before

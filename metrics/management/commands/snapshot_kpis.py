@@ -31,8 +31,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--daily", action="store_true", help="With --backfill: every day, not month-ends."
         )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="With --backfill: skip the dates that already hold a whole set of rows "
+            "(to finish a run that was killed).",
+        )
 
-    def handle(self, *args, date: dt.date | None, backfill: dt.date | None, daily: bool, **kw):
+    def handle(
+        self,
+        *args,
+        date: dt.date | None,
+        backfill: dt.date | None,
+        daily: bool,
+        resume: bool,
+        **kw,
+    ):
         day = date or timezone.localdate()
         if backfill is None:
             written = kpi_snapshot_create(day=day)
@@ -47,5 +61,5 @@ class Command(BaseCommand):
                 bar.set_postfix_str(f"{done} ({written} rows)")
                 bar.update(1)
 
-            total = kpi_snapshot_backfill(dates=dates, on_progress=progress)
+            total = kpi_snapshot_backfill(dates=dates, on_progress=progress, resume=resume)
         self.stdout.write(f"Backfilled {len(dates)} dates from {dates[0]} to {day}: {total} rows.")
