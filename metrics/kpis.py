@@ -25,6 +25,7 @@ from django.db.models import (
     BigIntegerField,
     Case,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -155,9 +156,11 @@ class _ScopeSet:
     groupings: list[_Grouping]
     base: Q
     keys_of: Callable[[int | None, int | None], Iterable[Any]]
+    few: bool = False  # a few reps' rows: probe indexes row by row rather than hash all
 
 
 CELL = ("owner_id", "team_id")
+FEW_REPS = 50
 
 
 def _grouped(queryset, key, **aggregates) -> dict[Any, dict[str, Any]]:
@@ -275,13 +278,21 @@ def _won_to_date(grouping: _Grouping, until: dt.datetime) -> dict:
 
 
 def _leads_created(
-    grouping: _Grouping, firsts: list[dt.datetime], until: dt.datetime, as_of: dt.datetime
+    grouping: _Grouping,
+    firsts: list[dt.datetime],
+    until: dt.datetime,
+    as_of: dt.datetime,
+    probe: bool = False,
 ) -> dict:
-    # IN (the won deals' lead ids), not EXISTS per lead: PostgreSQL hashes the won deals
-    # once instead of probing the deals index for every lead (4x faster at 100k deals).
-    won_lead_ids = Deal.objects.filter(
-        stage__kind=StageKind.WON, closed_at__lt=as_of, lead_id__isnull=False
-    ).values("lead_id")
+    # For many leads, IN (the won deals' lead ids): PostgreSQL hashes the won deals once
+    # (the snapshot: 1.8 s against 3.3 s with EXISTS at 100k deals). For a few reps'
+    # leads (`probe`), EXISTS: a probe of the deals' lead index per lead instead of a
+    # hash of every won deal of the organisation (275 ms against 4 ms at 1M).
+    won_deals = Deal.objects.filter(stage__kind=StageKind.WON, closed_at__lt=as_of)
+    if probe:
+        is_won = Q(Exists(won_deals.filter(lead_id=OuterRef("pk"))))
+    else:
+        is_won = Q(id__in=won_deals.filter(lead_id__isnull=False).values("lead_id"))
     leads = Lead.objects.filter(
         grouping.lead_filter, created_at__gte=min(firsts), created_at__lt=until
     )
@@ -289,7 +300,7 @@ def _leads_created(
     for i, since in enumerate(_since("created_at", firsts)):
         aggregates |= {
             f"leads_created__{i}": Count("id", filter=since),
-            f"leads_won__{i}": Count("id", filter=_and(Q(id__in=won_lead_ids), since)),
+            f"leads_won__{i}": Count("id", filter=_and(is_won, since)),
         }
     return _grouped(leads, grouping.key, **aggregates)
 
@@ -442,7 +453,7 @@ def _compute_periods(
     for family in (
         _closed_in_period(cells, firsts, until),
         _created_in_period(cells, firsts, until, as_of),
-        _leads_created(cells, firsts, until, as_of),
+        _leads_created(cells, firsts, until, as_of, probe=all(s.few for s in scope_sets)),
         _open_at(cells, until),
     ):
         for (owner_id, team_id), values in family.items():
@@ -472,6 +483,7 @@ def _scope_set(kind: ScopeKind, scope_id: int | None) -> _ScopeSet:
             [_scope_grouping(kind, scope_id)],
             Q(owner_id=scope_id),
             lambda owner, team: (None,) if owner == scope_id else (),
+            few=True,
         )
     tree = team_tree_ids(root_ids=[scope_id])
     return _ScopeSet(
@@ -487,6 +499,7 @@ def _users_set(user_ids: list[int]) -> _ScopeSet:
         [_Grouping(Q(owner_id__in=user_ids), Q(owner_id__in=user_ids), F("owner_id"))],
         Q(owner_id__in=user_ids),
         lambda owner, team: (owner,) if owner in ids else (),
+        few=len(ids) <= FEW_REPS,
     )
 
 
