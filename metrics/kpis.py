@@ -160,7 +160,7 @@ class _ScopeSet:
 
 
 CELL = ("owner_id", "team_id")
-FEW_REPS = 50
+FEW_REPS = 10  # a leaf team's reps; the organisation's leaderboard reads every rep
 
 
 def _grouped(queryset, key, **aggregates) -> dict[Any, dict[str, Any]]:
