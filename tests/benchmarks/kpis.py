@@ -1,11 +1,13 @@
 """Benchmark: the nightly snapshot of one date and `kpis` calls, with their query counts.
 
     DATABASE_URL=postgres://…/scratch python -m tests.benchmarks.kpis --scale 48
+    DATABASE_URL=postgres://…/scratch python -m tests.benchmarks.kpis --generator scale \
+        --deals 1000000
 
-Builds the demo organisation at the given scale (1 ≈ 2,000 deals, 48 ≈ 100,000) into an
-EMPTY database (it refuses one with data unless --reuse), then prints wall time and SQL
-queries for each operation: best of --repeat runs. A script, not a test: figures go to
-docs/performance.md.
+Builds the demo organisation at the given scale (1 ≈ 2,000 deals, 48 ≈ 100,000), or with
+--generator scale seed_scale's --deals, into an EMPTY database (it refuses one with data
+unless --reuse), then prints wall time and SQL queries for each operation: best of
+--repeat runs. A script, not a test: figures go to docs/performance.md.
 """
 
 import argparse
@@ -32,6 +34,7 @@ from metrics.kpis import end_of_day, kpis_by_team, kpis_by_user, kpis_for_scope 
 from metrics.services import kpi_snapshot_create  # noqa: E402
 from periods.calendar import period_start  # noqa: E402
 from pipeline.models import Deal, StageChange  # noqa: E402
+from tests.benchmarks import data  # noqa: E402
 from tests.benchmarks.floor import check_floor, snapshot_floor  # noqa: E402
 
 
@@ -52,20 +55,16 @@ def measure(label: str, action, repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="Use the data already there.")
+    data.add_arguments(parser)
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
     if Deal.objects.exists() and not args.reuse:
         sys.exit("The database has data: point DATABASE_URL at a scratch database or --reuse.")
     if not Deal.objects.exists():
-        started = time.perf_counter()
-        call_command(
-            "seed_demo", "--scale", str(args.scale), "--no-snapshots", stdout=open(os.devnull, "w")
-        )
-        print(f"seed_demo --scale {args.scale}: {time.perf_counter() - started:.1f} s")
+        data.load(args)
 
     today = timezone.localdate()
     yesterday = today - dt.timedelta(days=1)
@@ -74,7 +73,7 @@ def main() -> None:
     as_of = timezone.now()
     team = Team.objects.filter(parent__isnull=True).first()
     rep = User.objects.filter(role="rep").first()
-    admin = User.objects.get(username="admin")
+    admin = User.objects.filter(role="admin").order_by("pk").first()
     print(
         f"{connection.vendor}: {Deal.objects.count():,} deals, "
         f"{StageChange.objects.count():,} stage changes, {User.objects.count()} users, "

@@ -1,8 +1,11 @@
 """Benchmark: server time and SQL queries of every page, on the demo data.
 
     DATABASE_URL=sqlite:////tmp/pages.sqlite3 python -m tests.benchmarks.pages
+    DATABASE_URL=postgres://…/scratch python -m tests.benchmarks.pages --generator scale \
+        --deals 1000000
 
-Loads the demo organisation into an EMPTY database (or --reuse one), then requests each
+Loads the demo organisation (or, with --generator scale, seed_scale's --deals) into an
+EMPTY database (or --reuse one), then requests each
 page as the persona who uses it through Django's test client (the whole middleware stack,
 templates included; no network), --repeat times, and prints the best and median time and
 the query count. The budget is 200 ms a page.
@@ -27,6 +30,7 @@ from django.urls import NoReverseMatch, reverse  # noqa: E402
 
 from accounts.models import Team, User  # noqa: E402
 from pipeline.models import Deal, Lead  # noqa: E402
+from tests.benchmarks import data  # noqa: E402
 
 BUDGET_MS = 200
 
@@ -61,15 +65,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--reuse", action="store_true")
+    data.add_arguments(parser)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if Deal.objects.exists() and not args.reuse:
         sys.exit("The database has data: point DATABASE_URL at a scratch database or --reuse.")
     if not Deal.objects.exists():
-        call_command("seed_demo", stdout=open(os.devnull, "w"))
-    manager = User.objects.get(username="ben.lopez")
-    team = manager.managed_teams.first()
-    rep = User.objects.filter(team=team, role="rep").order_by("username").first()
+        data.load(args)
+    manager, team, rep = data.personas()
     print(f"{connection.vendor}: {Deal.objects.count():,} deals, {Lead.objects.count():,} leads")
     over = 0
     for name, user, query, kwargs in pages(rep, manager, team):
