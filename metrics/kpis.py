@@ -441,9 +441,14 @@ def _compute_periods(
     firsts = [period_bounds(start, end)[0] for start in starts]
     merged = [[defaultdict(dict) for _ in starts] for _ in scope_sets]
 
-    def add(result: list[dict[Any, dict[str, Any]]], key: Any, name: str, value: Any) -> None:
+    def periods_of(result: list[dict[Any, dict[str, Any]]], name: str):
+        # "revenue_cents__1" is the second start's part; a name without a suffix, every start's.
         part, i = name.rsplit("__", 1) if "__" in name else (name, None)
-        for period in result if i is None else [result[int(i)]]:
+        return part, (result if i is None else [result[int(i)]])
+
+    def add(result: list[dict[Any, dict[str, Any]]], key: Any, name: str, value: Any) -> None:
+        part, periods = periods_of(result, name)
+        for period in periods:
             period[key][part] = period[key].get(part, 0) + (value or 0)
 
     base = Q()
@@ -469,8 +474,8 @@ def _compute_periods(
             ):
                 for key, values in family.items():
                     for name, value in values.items():
-                        part, i = name.rsplit("__", 1) if "__" in name else (name, None)
-                        for period in result if i is None else [result[int(i)]]:
+                        part, periods = periods_of(result, name)
+                        for period in periods:
                             period[key][part] = value
     return merged
 

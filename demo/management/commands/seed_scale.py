@@ -1,4 +1,3 @@
-import datetime as dt
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -14,6 +13,7 @@ from demo.scale import (
     iter_table_rows,
     region_count,
 )
+from metrics.management.commands.snapshot_kpis import iso_date
 
 
 def positive_int(value: str) -> int:
@@ -24,13 +24,6 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise CommandError(f"{value!r} must be at least 1")
     return number
-
-
-def iso_date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as error:
-        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD)") from error
 
 
 class Command(BaseCommand):
