@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import KPISnapshot, Target
+from .models import DayFigures, KPISnapshot, OpenDeals, SummaryChange, Target, WonDeal
 from .services import TargetCell, targets_set
 
 
@@ -68,4 +68,19 @@ class KPISnapshotAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(DayFigures, OpenDeals, WonDeal, SummaryChange)
+class SummaryAdmin(admin.ModelAdmin):
+    """The summary tables, read-only: metrics.summary writes them, `rebuild_summary`
+    repairs them; an edit here would only be drift."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

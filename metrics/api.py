@@ -149,6 +149,7 @@ class KPIView(APIView):
             end=params["end"],
             as_of=as_of,
             period=params.get("period"),
+            live=True,
         )
         body = {
             "scope": kind,

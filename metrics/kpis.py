@@ -38,12 +38,14 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from accounts.models import Team
 from accounts.selectors import team_tree_ids
+from metrics import summary
 from metrics.aggregates import Cents, Median
 from metrics.choices import PeriodKind, TargetMetric
-from metrics.models import Target
+from metrics.models import DayFigures, OpenDeals, Target, WonDeal
 from periods import calendar as periods
 from periods.durations import WallClockDays
 from pipeline.choices import StageKind
@@ -305,6 +307,66 @@ def _leads_created(
     return _grouped(leads, grouping.key, **aggregates)
 
 
+# --- The same families from the summary tables (metrics/summary.py), as of now ------------
+
+
+def _local_date(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment, timezone.get_default_timezone()).date()
+
+
+def _last_day(until: dt.datetime) -> dt.date:
+    return _local_date(until - dt.timedelta(microseconds=1))
+
+
+def _days_in_period(base: Q, firsts: list[dt.datetime], until: dt.datetime) -> dict:
+    days = [_local_date(first) for first in firsts]
+    rows = DayFigures.objects.filter(base, day__gte=min(days), day__lte=_last_day(until))
+    aggregates = {}
+    for i, first in enumerate(days):
+        since = None if first == min(days) else Q(day__gte=first)
+        aggregates |= {f"{part}__{i}": Sum(part, filter=since) for part in summary.DAY_PARTS}
+    return _grouped(rows, CELL, **aggregates)
+
+
+def _open_now(base: Q) -> dict:
+    return _grouped(
+        OpenDeals.objects.filter(base),
+        CELL,
+        open_deals=Sum("open_deals"),
+        pipeline_value_cents=Sum("pipeline_cents"),
+        weighted_pipeline_cent_percent=Sum(
+            ExpressionWrapper(
+                F("pipeline_cents") * F("stage__probability"), output_field=BigIntegerField()
+            )
+        ),
+    )
+
+
+def _cycle_of_wins_now(grouping: _Grouping, firsts: list[dt.datetime], until: dt.datetime):
+    wins = WonDeal.objects.filter(
+        grouping.deal_filter, closed_at__gte=min(firsts), closed_at__lt=until
+    )
+    aggregates = {}
+    for i, since in enumerate(_since("closed_at", firsts)):
+        aggregates |= {
+            f"sales_cycle_days_mean__{i}": Avg("cycle_days", filter=since),
+            f"sales_cycle_days_median__{i}": Median("cycle_days", filter=since),
+        }
+    return _grouped(wins, grouping.key, **aggregates)
+
+
+def _won_to_date_now(grouping: _Grouping, until: dt.datetime) -> dict:
+    wins = WonDeal.objects.filter(
+        grouping.deal_filter, closed_at__lt=until, company_id__isnull=False
+    )
+    return _grouped(
+        wins,
+        grouping.key,
+        customer_revenue_cents=Sum("amount_cents"),
+        customers=Count("company_id", distinct=True),
+    )
+
+
 def _revenue_targets(
     owner_field: str, start: dt.date, end: dt.date, restrict: Q, period: str | None = None
 ) -> dict[Any, Decimal]:
@@ -430,12 +492,17 @@ def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
 
 
 def _compute_periods(
-    scope_sets: list[_ScopeSet], starts: list[dt.date], end: dt.date, as_of: dt.datetime
+    scope_sets: list[_ScopeSet],
+    starts: list[dt.date],
+    end: dt.date,
+    as_of: dt.datetime,
+    live: bool = False,
 ) -> list[list[dict[Any, dict[str, Any]]]]:
     """The parts of the KPIs of start..end for each of `starts` (one end), per scope set:
     result[set][start][scope key]. Each family is one query for all the starts; the
     families of a moment (the open pipeline, the won-to-date customers), which depend on
-    the end only, are computed once."""
+    the end only, are computed once. `live`: as_of is now, so the summary tables give the
+    same parts (the open pipeline of a moment before now still comes from the history)."""
     after = period_bounds(end, end)[1]
     until = min(after, as_of)
     firsts = [period_bounds(start, end)[0] for start in starts]
@@ -455,12 +522,20 @@ def _compute_periods(
     if all(scope_set.base != Q() for scope_set in scope_sets):
         base = reduce(operator.or_, (scope_set.base for scope_set in scope_sets))
     cells = _Grouping(base, base, CELL)
-    for family in (
-        _closed_in_period(cells, firsts, until),
-        _created_in_period(cells, firsts, until, as_of),
-        _leads_created(cells, firsts, until, as_of, probe=all(s.few for s in scope_sets)),
-        _open_at(cells, until),
-    ):
+    live = live and summary.readable(as_of)
+    if live:
+        families = [
+            _days_in_period(base, firsts, until),
+            _open_now(base) if until == as_of else _open_at(cells, until),
+        ]
+    else:
+        families = [
+            _closed_in_period(cells, firsts, until),
+            _created_in_period(cells, firsts, until, as_of),
+            _leads_created(cells, firsts, until, as_of, probe=all(s.few for s in scope_sets)),
+            _open_at(cells, until),
+        ]
+    for family in families:
         for (owner_id, team_id), values in family.items():
             for scope_set, result in zip(scope_sets, merged, strict=True):
                 for key in scope_set.keys_of(owner_id, team_id):
@@ -469,8 +544,8 @@ def _compute_periods(
     for scope_set, result in zip(scope_sets, merged, strict=True):
         for grouping in scope_set.groupings:
             for family in (
-                _cycle_of_wins(grouping, firsts, until),
-                _won_to_date(grouping, until),
+                (_cycle_of_wins_now if live else _cycle_of_wins)(grouping, firsts, until),
+                (_won_to_date_now if live else _won_to_date)(grouping, until),
             ):
                 for key, values in family.items():
                     for name, value in values.items():
@@ -525,10 +600,12 @@ def kpis_for_scope(
     end: dt.date,
     as_of: dt.datetime,
     period: str | None = None,
+    live: bool = False,
 ) -> KPIs:
     """Every KPI for one user, one team with all its sub-teams, or the organisation.
-    `period` names the calendar period whose target applies (see target_for_range)."""
-    return _scope_kpis(kind, scope_id, [(start, period)], end, as_of)[0]
+    `period` names the calendar period whose target applies (see target_for_range).
+    `live=True` says as_of is now: the figures come from the summary tables (the same)."""
+    return _scope_kpis(kind, scope_id, [(start, period)], end, as_of, live=live)[0]
 
 
 def kpis_by_user(
@@ -538,9 +615,10 @@ def kpis_by_user(
     end: dt.date,
     as_of: dt.datetime,
     period: str | None = None,
+    live: bool = False,
 ) -> dict[int, KPIs]:
     """KPIs of every given user (zeros and nulls for users with no activity)."""
-    return _user_kpis(list(user_ids), [(start, period)], end, as_of)[0]
+    return _user_kpis(list(user_ids), [(start, period)], end, as_of, live=live)[0]
 
 
 def kpis_by_team(
@@ -550,10 +628,11 @@ def kpis_by_team(
     as_of: dt.datetime,
     period: str | None = None,
     root_ids: Iterable[int] | None = None,
+    live: bool = False,
 ) -> dict[int, KPIs]:
     """KPIs of every team, each including all its sub-teams; with `root_ids`, only of those
     teams and the teams below them (a region's page reads its own tree, not the org's)."""
-    return _team_kpis([(start, period)], end, as_of, root_ids)[0]
+    return _team_kpis([(start, period)], end, as_of, root_ids, live=live)[0]
 
 
 @dataclass(frozen=True)
@@ -604,10 +683,11 @@ def _scope_kpis(
     end: dt.date,
     as_of: dt.datetime,
     parts: _Parts | None = None,
+    live: bool = False,
 ) -> list[KPIs]:
     if parts is None:
         starts = [start for start, _ in ranges]
-        parts = _compute_periods([_scope_set(kind, scope_id)], starts, end, as_of)[0]
+        parts = _compute_periods([_scope_set(kind, scope_id)], starts, end, as_of, live)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         if kind == "user":
@@ -635,10 +715,11 @@ def _user_kpis(
     end: dt.date,
     as_of: dt.datetime,
     parts: _Parts | None = None,
+    live: bool = False,
 ) -> list[dict[int, KPIs]]:
     if parts is None:
         starts = [start for start, _ in ranges]
-        parts = _compute_periods([_users_set(user_ids)], starts, end, as_of)[0]
+        parts = _compute_periods([_users_set(user_ids)], starts, end, as_of, live)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         targets = _revenue_targets("user_id", start, end, Q(user_id__in=user_ids), period)
@@ -653,6 +734,7 @@ def _team_kpis(
     root_ids: Iterable[int] | None = None,
     parts: _Parts | None = None,
     parent: dict[int, int | None] | None = None,
+    live: bool = False,
 ) -> list[dict[int, KPIs]]:
     if parent is None:
         parent = dict(Team.objects.values_list("id", "parent_id"))
@@ -661,7 +743,7 @@ def _team_kpis(
         parent = {tid: (pid if pid in tree else None) for tid, pid in parent.items() if tid in tree}
     if parts is None:
         starts = [start for start, _ in ranges]
-        parts = _compute_periods([_teams_set(parent)], starts, end, as_of)[0]
+        parts = _compute_periods([_teams_set(parent)], starts, end, as_of, live)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         targets = _revenue_targets("team_id", start, end, Q(team_id__in=list(parent)), period)
@@ -803,7 +885,13 @@ class StagePipeline:
 
 
 def pipeline_by_stage(
-    *, kind: ScopeKind, scope_id: int | None, start: dt.date, end: dt.date, as_of: dt.datetime
+    *,
+    kind: ScopeKind,
+    scope_id: int | None,
+    start: dt.date,
+    end: dt.date,
+    as_of: dt.datetime,
+    live: bool = False,
 ) -> list[StagePipeline]:
     """The open deals at the end of start..end (or at `as_of`, if earlier) by the stage
     each was in at that moment, in pipeline order; every open stage of the default
@@ -812,6 +900,24 @@ def pipeline_by_stage(
     cent per stage (each row is rounded on its own). Two queries (three for a team),
     whatever the number of deals."""
     moment = min(period_bounds(start, end)[1], as_of)
+    if live and moment == as_of and summary.readable(as_of):
+        by_stage = {
+            row.pop("stage_id"): row
+            for row in OpenDeals.objects.filter(_scope_grouping(kind, scope_id).deal_filter)
+            .values("stage_id")
+            .annotate(
+                open_deals=Sum("open_deals"),
+                pipeline_value_cents=Sum("pipeline_cents"),
+                weighted_pipeline_cent_percent=Sum(
+                    ExpressionWrapper(
+                        F("pipeline_cents") * F("stage__probability"),
+                        output_field=BigIntegerField(),
+                    )
+                ),
+            )
+            .order_by()
+        }
+        return _stage_rows(by_stage)
     later_move = StageChange.objects.filter(deal=OuterRef("pk"), changed_at__gte=moment).order_by(
         "changed_at", "id"
     )
@@ -833,7 +939,10 @@ def pipeline_by_stage(
         )
         .order_by()
     )
-    by_stage = {row.pop("stage_then"): row for row in rows}
+    return _stage_rows({row.pop("stage_then"): row for row in rows})
+
+
+def _stage_rows(by_stage: dict[int, dict[str, Any]]) -> list[StagePipeline]:
     stages = Stage.objects.filter(
         Q(pk__in=list(by_stage)) | Q(pipeline__is_default=True, kind=StageKind.OPEN)
     ).order_by("-pipeline__is_default", "pipeline__name", "order")

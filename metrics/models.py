@@ -156,3 +156,92 @@ class KPISnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope_kind} {self.scope_id} {self.period_kind} to {self.date}"
+
+
+# --- The summary layer (metrics/summary.py keeps it equal to the raw rows) -----------------
+
+
+class DayFigures(models.Model):
+    """The additive KPI parts of one (owner, team) cell's deals and leads of one local day
+    (TIME_ZONE): the live pages add these up instead of scanning the period's raw rows.
+
+    Cohort parts (leads_won, opportunities_won) are as of now: a lead or deal created that
+    day that is won today. Ids are plain integers: a summary row holds no reference that
+    could block a delete, and is rebuilt from the raw rows at any time."""
+
+    day = models.DateField()
+    owner_id = models.IntegerField()
+    team_id = models.IntegerField(null=True)
+    leads_created = models.PositiveIntegerField(default=0)
+    leads_won = models.PositiveIntegerField(default=0)
+    opportunities_created = models.PositiveIntegerField(default=0)
+    opportunities_won = models.PositiveIntegerField(default=0)
+    deals_won = models.PositiveIntegerField(default=0)
+    deals_lost = models.PositiveIntegerField(default=0)
+    revenue_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "owner_id", "team_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} owner {self.owner_id} team {self.team_id}"
+
+
+class OpenDeals(models.Model):
+    """The deals open now of one (owner, team) cell in one stage: count and amount. The
+    weighted pipeline multiplies by the stage's probability when read, so a changed
+    probability needs no rebuild."""
+
+    owner_id = models.IntegerField()
+    team_id = models.IntegerField(null=True)
+    stage = models.ForeignKey(
+        "pipeline.Stage", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    open_deals = models.PositiveIntegerField(default=0)
+    pipeline_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner_id", "team_id", "stage"])]
+
+    def __str__(self) -> str:
+        return f"owner {self.owner_id} team {self.team_id} stage {self.stage_id}"
+
+
+class WonDeal(models.Model):
+    """One won deal, narrowed to what the medians and the customer lifetime value read:
+    the sales cycle (wall-clock days in TIME_ZONE, as docs/kpis.md counts them), the
+    amount in cents and the company. Medians and distinct customers do not add up, so
+    they read these rows rather than day totals."""
+
+    deal_id = models.IntegerField(primary_key=True)
+    owner_id = models.IntegerField()
+    team_id = models.IntegerField(null=True)
+    company_id = models.IntegerField(null=True)
+    closed_at = models.DateTimeField()
+    cycle_days = models.FloatField()
+    amount_cents = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["closed_at", "owner_id", "team_id"])]
+
+    def __str__(self) -> str:
+        return f"deal {self.deal_id}"
+
+
+class SummaryChange(models.Model):
+    """A changed deal or lead, as it was before and after (one row each): written by
+    database triggers on every insert, update and delete, whatever wrote it (the ORM, a
+    bulk import, COPY, SQL by hand), and drained by metrics.summary, which recomputes the
+    summary rows each image touches."""
+
+    id = models.BigAutoField(primary_key=True)
+    deal_id = models.IntegerField(null=True)
+    lead_id = models.IntegerField(null=True)
+    owner_id = models.IntegerField(null=True)
+    team_id = models.IntegerField(null=True)
+    stage_id = models.IntegerField(null=True)
+    created_at = models.DateTimeField(null=True)
+    closed_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"change {self.id}"

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from . import summary
 from .services import kpi_snapshot_create
 
 
@@ -24,4 +25,6 @@ def snapshot_kpis_task(day: str | None = None) -> int:
     only database connection errors, with exponential backoff.
     """
     date = dt.date.fromisoformat(day) if day else timezone.localdate() - dt.timedelta(days=1)
+    # First repair any drift of the summary the pages read (logged when found).
+    summary.rebuild()
     return kpi_snapshot_create(day=date)

@@ -105,6 +105,7 @@ def rep_dashboard(*, viewer: User, subject: User, period: Period, now: dt.dateti
         start=period.start,
         end=period.end,
         as_of=now,
+        live=True,
         period=period.target_period,
     )
     previous_period = period.previous()
@@ -113,6 +114,7 @@ def rep_dashboard(*, viewer: User, subject: User, period: Period, now: dt.dateti
         start=previous_period.start,
         end=previous_period.end,
         as_of=now,
+        live=True,
         period=previous_period.target_period,
     )[subject.pk]
     kpis = by_user[subject.pk]
@@ -223,7 +225,7 @@ def team_dashboard(
     teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
     tree = team_tree_ids(root_ids=[team.pk], parents={pk: t.parent_id for pk, t in teams.items()})
     if len(tree) > 1:
-        by_team = kpis_by_team(**window, period=period.target_period, root_ids=[team.pk])
+        by_team = kpis_by_team(**window, period=period.target_period, root_ids=[team.pk], live=True)
         kpis = by_team[team.pk]
         children = sorted(
             (teams[pk] for pk in tree if teams[pk].parent_id == team.pk),
@@ -232,7 +234,9 @@ def team_dashboard(
         subtree = {pk: teams[pk] for pk in tree}
         team_rows = _team_tree_rows([t.pk for t in children], subtree, by_team, period, today)
     else:
-        kpis = kpis_for_scope(kind="team", scope_id=team.pk, **window, period=period.target_period)
+        kpis = kpis_for_scope(
+            kind="team", scope_id=team.pk, **window, period=period.target_period, live=True
+        )
         team_rows = []
     previous = kpis_for_scope(
         kind="team",
@@ -240,6 +244,7 @@ def team_dashboard(
         start=previous_period.start,
         end=previous_period.end,
         as_of=now,
+        live=True,
         period=previous_period.target_period,
     )
     reps = list(
@@ -247,7 +252,9 @@ def team_dashboard(
         .select_related("team")
         .order_by("first_name", "last_name", "username")
     )
-    by_user = kpis_by_user(user_ids=[u.pk for u in reps], **window, period=period.target_period)
+    by_user = kpis_by_user(
+        user_ids=[u.pk for u in reps], **window, period=period.target_period, live=True
+    )
     rep_rows = sort_ranked(_rep_rows(reps, by_user, period, today), sort)
     return ScopeDashboard(
         period=period,
@@ -263,7 +270,9 @@ def team_dashboard(
             scope_kind=ScopeKind.TEAM, scope_id=team.pk, last_day=min(period.end, today)
         ),
         funnel=funnel_for_scope(kind="team", scope_id=team.pk, **window),
-        stages=StagePipelineChart(pipeline_by_stage(kind="team", scope_id=team.pk, **window)),
+        stages=StagePipelineChart(
+            pipeline_by_stage(kind="team", scope_id=team.pk, **window, live=True)
+        ),
         deals=deals_needing_attention(
             viewer=viewer, scope_kind=ScopeKind.TEAM, scope_id=team.pk, now=now
         ),
@@ -279,24 +288,29 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
     today = timezone.localdate(now)
     previous_period = period.previous()
     window = {"start": period.start, "end": period.end, "as_of": now}
-    kpis = kpis_for_scope(kind="org", scope_id=None, **window, period=period.target_period)
+    kpis = kpis_for_scope(
+        kind="org", scope_id=None, **window, period=period.target_period, live=True
+    )
     previous = kpis_for_scope(
         kind="org",
         scope_id=None,
         start=previous_period.start,
         end=previous_period.end,
         as_of=now,
+        live=True,
         period=previous_period.target_period,
     )
     teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
-    by_team = kpis_by_team(**window, period=period.target_period) if teams else {}
+    by_team = kpis_by_team(**window, period=period.target_period, live=True) if teams else {}
     roots = sorted((t for t in teams.values() if t.parent_id is None), key=lambda t: t.name.lower())
     reps = list(
         User.objects.filter(role=Role.REP, is_active=True)
         .select_related("team")
         .order_by("first_name", "last_name", "username")
     )
-    by_user = kpis_by_user(user_ids=[u.pk for u in reps], **window, period=period.target_period)
+    by_user = kpis_by_user(
+        user_ids=[u.pk for u in reps], **window, period=period.target_period, live=True
+    )
     rep_rows = sort_ranked(_rep_rows(reps, by_user, period, today), sort)
     return ScopeDashboard(
         period=period,
@@ -310,7 +324,9 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
         median=median_kpis(by_user.values()) if by_user else None,
         trend=monthly_trend(scope_kind=ScopeKind.ORG, scope_id=0, last_day=min(period.end, today)),
         funnel=funnel_for_scope(kind="org", scope_id=None, **window),
-        stages=StagePipelineChart(pipeline_by_stage(kind="org", scope_id=None, **window)),
+        stages=StagePipelineChart(
+            pipeline_by_stage(kind="org", scope_id=None, **window, live=True)
+        ),
     )
 
 

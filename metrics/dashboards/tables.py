@@ -40,7 +40,11 @@ def kpi_table_rows(*, team: Team | None, period: Period, now: dt.datetime) -> It
     parents = {pk: t.parent_id for pk, t in teams.items()}
     tree = set(teams) if team is None else team_tree_ids(root_ids=[team.pk], parents=parents)
     roots = None if team is None else [team.pk]
-    by_team = kpis_by_team(**window, period=period.target_period, root_ids=roots) if teams else {}
+    by_team = (
+        kpis_by_team(**window, period=period.target_period, root_ids=roots, live=True)
+        if teams
+        else {}
+    )
     for pk in sorted(tree, key=lambda pk: teams[pk].name.lower()):
         yield _row("team", pk, teams[pk].name, teams[pk], period, by_team[pk])
     reps = list(
@@ -48,7 +52,9 @@ def kpi_table_rows(*, team: Team | None, period: Period, now: dt.datetime) -> It
             "first_name", "last_name", "username"
         )
     )
-    by_user = kpis_by_user(user_ids=[u.pk for u in reps], **window, period=period.target_period)
+    by_user = kpis_by_user(
+        user_ids=[u.pk for u in reps], **window, period=period.target_period, live=True
+    )
     for rep in reps:
         name = rep.get_full_name() or rep.username
         yield _row("rep", rep.pk, name, teams.get(rep.team_id), period, by_user[rep.pk])

@@ -1,0 +1,495 @@
+"""The summary layer: day totals, the open pipeline and won deals, kept equal to the raw rows.
+
+The live pages read these tables instead of scanning a period's deals and leads, so their
+cost follows the number of reps and days shown, not the number of deals (docs/performance.md).
+
+How they stay exact. Database triggers (installed by a migration, `install_triggers`) write
+the before and after image of every changed deal and lead to `SummaryChange`, in the
+writer's own transaction, whatever wrote it. `drain` turns the images into the summary keys
+they touch ((day, owner, team) of a creation or a close, (owner, team, stage) of an open
+deal, the won deal itself) and recomputes those keys from the raw rows. It runs on commit of
+every ORM write, and before every summary read, so what a page reads is always what a fresh
+computation gives. `rebuild` recomputes everything, reports the rows that differed (drift:
+a bug, or a trigger that was off) and repairs them; the nightly job runs it.
+
+Concurrency: on PostgreSQL one advisory lock serialises drains, and a drain reads the raw
+rows only after taking it (READ COMMITTED: each statement sees every commit before it), so
+two drains never write an older computation over a newer one. SQLite has one writer.
+"""
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from periods.calendar import day_bounds
+from periods.durations import WallClockDays
+from pipeline.choices import StageKind
+from pipeline.models import Deal, Lead
+
+from .aggregates import Cents
+from .models import DayFigures, OpenDeals, SummaryChange, WonDeal
+
+logger = logging.getLogger(__name__)
+
+# Above this many changed rows a drain rebuilds everything: one pass over the raw rows
+# costs less than thousands of small recomputations (a bulk import, a data load).
+REBUILD_ABOVE = 5000
+_LOCK_ID = 7_312_001  # pg_advisory_xact_lock key of the drain
+DAY_PARTS = [
+    "leads_created",
+    "leads_won",
+    "opportunities_created",
+    "opportunities_won",
+    "deals_won",
+    "deals_lost",
+    "revenue_cents",
+]
+
+# --- Triggers ------------------------------------------------------------------------------
+
+_DEAL_COLUMNS = [
+    "owner_id",
+    "team_id",
+    "stage_id",
+    "amount",
+    "created_at",
+    "closed_at",
+    "company_id",
+    "lead_id",
+    "deleted_at",
+]
+_LEAD_COLUMNS = ["owner_id", "team_id", "created_at", "deleted_at"]
+_IMAGE = "(deal_id, lead_id, owner_id, team_id, stage_id, created_at, closed_at)"
+
+
+def _deal_image(row: str) -> str:
+    return (
+        f"({row}.id, {row}.lead_id, {row}.owner_id, {row}.team_id, {row}.stage_id, "
+        f"{row}.created_at, {row}.closed_at)"
+    )
+
+
+def _lead_image(row: str) -> str:
+    return f"(NULL, {row}.id, {row}.owner_id, {row}.team_id, NULL, {row}.created_at, NULL)"
+
+
+def _changed(columns: list[str], distinct: str) -> str:
+    return " OR ".join(f"OLD.{c} {distinct} NEW.{c}" for c in columns)
+
+
+def _postgresql(table: str, image, columns: list[str]) -> tuple[list[str], list[str]]:
+    name = f"metrics_summary_{table}"
+    insert = f"INSERT INTO metrics_summarychange {_IMAGE} VALUES"
+    install = [
+        f"""
+        CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+        BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') THEN {insert} {image("OLD")}; END IF;
+            IF TG_OP IN ('UPDATE', 'INSERT') THEN {insert} {image("NEW")}; END IF;
+            RETURN NULL;
+        END
+        $$ LANGUAGE plpgsql
+        """,
+        f"""CREATE OR REPLACE TRIGGER {name}_insert_delete AFTER INSERT OR DELETE
+        ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()""",
+        f"""CREATE OR REPLACE TRIGGER {name}_update AFTER UPDATE ON {table} FOR EACH ROW
+        WHEN ({_changed(columns, "IS DISTINCT FROM")}) EXECUTE FUNCTION {name}()""",
+    ]
+    uninstall = [
+        f"DROP TRIGGER IF EXISTS {name}_insert_delete ON {table}",
+        f"DROP TRIGGER IF EXISTS {name}_update ON {table}",
+        f"DROP FUNCTION IF EXISTS {name}()",
+    ]
+    return install, uninstall
+
+
+def _sqlite(table: str, image, columns: list[str]) -> tuple[list[str], list[str]]:
+    name = f"metrics_summary_{table}"
+    insert = f"INSERT INTO metrics_summarychange {_IMAGE} VALUES"
+    install = [
+        f"""CREATE TRIGGER IF NOT EXISTS {name}_insert AFTER INSERT ON {table}
+        BEGIN {insert} {image("NEW")}; END""",
+        f"""CREATE TRIGGER IF NOT EXISTS {name}_delete AFTER DELETE ON {table}
+        BEGIN {insert} {image("OLD")}; END""",
+        f"""CREATE TRIGGER IF NOT EXISTS {name}_update AFTER UPDATE ON {table}
+        WHEN {_changed(columns, "IS NOT")}
+        BEGIN {insert} {image("OLD")}; {insert} {image("NEW")}; END""",
+    ]
+    uninstall = [f"DROP TRIGGER IF EXISTS {name}_{op}" for op in ("insert", "delete", "update")]
+    return install, uninstall
+
+
+def _trigger_sql(vendor: str) -> tuple[list[str], list[str]]:
+    build = {"postgresql": _postgresql, "sqlite": _sqlite}.get(vendor)
+    if build is None:
+        raise NotImplementedError(f"no summary triggers for the {vendor} backend")
+    deal = build("pipeline_deal", _deal_image, _DEAL_COLUMNS)
+    lead = build("pipeline_lead", _lead_image, _LEAD_COLUMNS)
+    return deal[0] + lead[0], deal[1] + lead[1]
+
+
+def install_triggers(conn=connection) -> None:
+    """Install the triggers (idempotent). On SQLite a migration that rebuilds pipeline_deal
+    or pipeline_lead drops them: it must call this again (tests/metrics/test_summary.py)."""
+    with conn.cursor() as cursor:
+        for statement in _trigger_sql(conn.vendor)[0]:
+            cursor.execute(statement)
+
+
+def uninstall_triggers(conn=connection) -> None:
+    with conn.cursor() as cursor:
+        for statement in _trigger_sql(conn.vendor)[1]:
+            cursor.execute(statement)
+
+
+# --- Recomputing summary rows from the raw rows -------------------------------------------
+
+_DayKey = tuple[dt.date, int, int | None]
+_CellStage = tuple[int, int | None, int]
+
+
+def _tz():
+    return timezone.get_default_timezone()
+
+
+def _local_day(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment, _tz()).date()
+
+
+def _day_filter(field: str, keys: Iterable[_DayKey] | None) -> Q:
+    """The raw rows of the given (day, owner, team) keys by `field`'s local day; all rows
+    when keys is None."""
+    if keys is None:
+        return Q()
+    condition = Q(pk__in=[])
+    for day, owner_id, team_id in keys:
+        first, after = day_bounds(day, day)
+        team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
+        condition |= Q(owner_id=owner_id, **{f"{field}__gte": first, f"{field}__lt": after}) & team
+    return condition
+
+
+def _day_rows(keys: list[_DayKey] | None) -> dict[_DayKey, dict[str, int]]:
+    """Fresh DayFigures parts for the keys (None: every key), from deals and leads."""
+    tz = _tz()
+    rows: dict[_DayKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DAY_PARTS, 0))
+    won = Q(stage__kind=StageKind.WON)
+
+    def collect(queryset, field: str, **aggregates) -> None:
+        grouped = (
+            queryset.annotate(_day=TruncDate(field, tzinfo=tz))
+            .values("_day", "owner_id", "team_id")
+            .annotate(**aggregates)
+            .order_by()
+        )
+        for row in grouped:
+            key = (row.pop("_day"), row.pop("owner_id"), row.pop("team_id"))
+            for name, value in row.items():
+                rows[key][name] += value or 0
+
+    collect(
+        Deal.objects.filter(_day_filter("closed_at", keys), closed_at__isnull=False),
+        "closed_at",
+        deals_won=Count("id", filter=won),
+        deals_lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
+        revenue_cents=Sum(Cents("amount"), filter=won),
+    )
+    collect(
+        Deal.objects.filter(_day_filter("created_at", keys)),
+        "created_at",
+        opportunities_created=Count("id"),
+        opportunities_won=Count("id", filter=won),
+    )
+    won_deal = Deal.objects.filter(stage__kind=StageKind.WON, lead_id=OuterRef("pk"))
+    collect(
+        Lead.objects.filter(_day_filter("created_at", keys)),
+        "created_at",
+        leads_created=Count("id"),
+        leads_won=Count("id", filter=Q(Exists(won_deal))),
+    )
+    return {key: parts for key, parts in rows.items() if any(parts.values())}
+
+
+def _open_rows(keys: list[_CellStage] | None) -> dict[_CellStage, tuple[int, int]]:
+    deals = Deal.objects.filter(closed_at__isnull=True)
+    if keys is not None:
+        condition = Q(pk__in=[])
+        for owner_id, team_id, stage_id in keys:
+            team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
+            condition |= Q(owner_id=owner_id, stage_id=stage_id) & team
+        deals = deals.filter(condition)
+    grouped = (
+        deals.values("owner_id", "team_id", "stage_id")
+        .annotate(n=Count("id"), cents=Sum(Cents("amount")))
+        .order_by()
+    )
+    return {
+        (r["owner_id"], r["team_id"], r["stage_id"]): (r["n"], r["cents"] or 0) for r in grouped
+    }
+
+
+def _won_rows(deal_ids: list[int] | None) -> dict[int, dict[str, Any]]:
+    deals = Deal.objects.filter(stage__kind=StageKind.WON)
+    if deal_ids is not None:
+        deals = deals.filter(pk__in=deal_ids)
+    rows = deals.annotate(
+        _cycle=WallClockDays(Coalesce("lead__created_at", "created_at"), "closed_at"),
+        _cents=Cents("amount"),
+    ).values_list("pk", "owner_id", "team_id", "company_id", "closed_at", "_cycle", "_cents")
+    return {
+        pk: dict(
+            owner_id=owner,
+            team_id=team,
+            company_id=company,
+            closed_at=closed,
+            cycle_days=cycle,
+            amount_cents=cents,
+        )
+        for pk, owner, team, company, closed, cycle, cents in rows.iterator(chunk_size=5000)
+    }
+
+
+# --- Writing them -------------------------------------------------------------------------
+
+
+def _write_days(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None) -> None:
+    stale = DayFigures.objects.all()
+    if keys is not None:
+        condition = Q(pk__in=[])
+        for day, owner_id, team_id in keys:
+            team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
+            condition |= Q(day=day, owner_id=owner_id) & team
+        stale = stale.filter(condition)
+    stale.delete()
+    DayFigures.objects.bulk_create(
+        [
+            DayFigures(day=day, owner_id=owner, team_id=team, **parts)
+            for (day, owner, team), parts in fresh.items()
+            if any(parts.values())
+        ],
+        batch_size=2000,
+    )
+
+
+def _write_open(fresh: dict[_CellStage, tuple[int, int]], keys: list[_CellStage] | None) -> None:
+    stale = OpenDeals.objects.all()
+    if keys is not None:
+        condition = Q(pk__in=[])
+        for owner_id, team_id, stage_id in keys:
+            team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
+            condition |= Q(owner_id=owner_id, stage_id=stage_id) & team
+        stale = stale.filter(condition)
+    stale.delete()
+    OpenDeals.objects.bulk_create(
+        [
+            OpenDeals(owner_id=o, team_id=t, stage_id=s, open_deals=n, pipeline_cents=c)
+            for (o, t, s), (n, c) in fresh.items()
+        ],
+        batch_size=2000,
+    )
+
+
+def _write_won(fresh: dict[int, dict[str, Any]], deal_ids: list[int] | None) -> None:
+    stale = WonDeal.objects.all() if deal_ids is None else WonDeal.objects.filter(pk__in=deal_ids)
+    stale.delete()
+    WonDeal.objects.bulk_create(
+        [WonDeal(deal_id=pk, **row) for pk, row in fresh.items()], batch_size=5000
+    )
+
+
+# --- Drain, rebuild, check ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Rows a rebuild found different from a fresh computation, per table."""
+
+    day_figures: int
+    open_deals: int
+    won_deals: int
+
+    @property
+    def total(self) -> int:
+        return self.day_figures + self.open_deals + self.won_deals
+
+
+def _lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_ID])
+
+
+def _take_changes() -> list[tuple]:
+    # The DELETE first: on SQLite it takes the write lock before anything is read.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM metrics_summarychange RETURNING deal_id, lead_id, owner_id, team_id, "
+            "stage_id, created_at, closed_at"
+        )
+        return cursor.fetchall()
+
+
+def _moment(value) -> dt.datetime | None:
+    # A raw cursor gives PostgreSQL's aware datetimes, SQLite's naive UTC ones (or text).
+    if value is None:
+        return None
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def drain() -> int:
+    """Recompute the summary rows that the pending changes touch; returns how many changes
+    were applied. Safe to call any time, from any process, any number of times."""
+    with transaction.atomic():
+        _lock()
+        changes = _take_changes()
+        if not changes:
+            return 0
+        if len(changes) > REBUILD_ABOVE:
+            _rebuild()
+            return len(changes)
+        day_keys: set[_DayKey] = set()
+        open_keys: set[_CellStage] = set()
+        won_ids: set[int] = set()
+        lead_ids: set[int] = set()
+        changed_leads: set[int] = set()
+        if any(deal_id is None and lead_id is None for deal_id, lead_id, *_ in changes):
+            _rebuild()  # the marker of a rebuild (a migration, a load with triggers off)
+            return len(changes)
+        for deal_id, lead_id, owner_id, team_id, stage_id, created_raw, closed_raw in changes:
+            created, closed = _moment(created_raw), _moment(closed_raw)
+            assert created is not None  # a deal's and a lead's created_at are NOT NULL
+            if deal_id is None:  # a lead
+                changed_leads.add(lead_id)
+                day_keys.add((_local_day(created), owner_id, team_id))
+                continue
+            won_ids.add(deal_id)
+            day_keys.add((_local_day(created), owner_id, team_id))
+            if closed is None:
+                open_keys.add((owner_id, team_id, stage_id))
+            else:
+                day_keys.add((_local_day(closed), owner_id, team_id))
+            if lead_id is not None:
+                lead_ids.add(lead_id)
+        # A deal won or unwon changes its lead's cohort (leads_won); a lead's creation time
+        # is its deals' first contact (their cycle).
+        for created, owner_id, team_id in Lead.all_objects.filter(pk__in=lead_ids).values_list(
+            "created_at", "owner_id", "team_id"
+        ):
+            day_keys.add((_local_day(created), owner_id, team_id))
+        won_ids |= set(
+            Deal.all_objects.filter(lead_id__in=changed_leads).values_list("pk", flat=True)
+        )
+        days, cells, ids = sorted(day_keys, key=str), sorted(open_keys, key=str), sorted(won_ids)
+        _write_days(_day_rows(days), days)
+        _write_open(_open_rows(cells), cells)
+        _write_won(_won_rows(ids), ids)
+        return len(changes)
+
+
+def readable(as_of: dt.datetime) -> bool:
+    """Before a summary read as of now: apply the changes still pending (a write whose
+    on-commit drain has not run yet, a bulk write that sends no signal), and say whether the
+    summary gives the figures as of `as_of`: not when rows are dated after its day (a clock
+    set back, data imported with future dates), whose events the summary would count. One
+    query when nothing is pending."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT MAX(day) FROM metrics_dayfigures),"
+            " EXISTS (SELECT 1 FROM metrics_summarychange)"
+        )
+        last_day, pending = cursor.fetchone()
+    if pending:
+        drain()
+        last_day = DayFigures.objects.aggregate(last=Max("day"))["last"]
+    if isinstance(last_day, str):  # SQLite's raw cursor
+        last_day = dt.date.fromisoformat(last_day)
+    return last_day is None or last_day <= _local_day(as_of)
+
+
+def _stored() -> tuple[dict, dict, dict]:
+    days = {
+        (r["day"], r["owner_id"], r["team_id"]): {p: r[p] for p in DAY_PARTS}
+        for r in DayFigures.objects.values("day", "owner_id", "team_id", *DAY_PARTS)
+    }
+    open_ = {
+        (r[0], r[1], r[2]): (r[3], r[4])
+        for r in OpenDeals.objects.values_list(
+            "owner_id", "team_id", "stage_id", "open_deals", "pipeline_cents"
+        )
+    }
+    won: dict[int, dict[str, Any]] = {
+        r.pop("deal_id"): r  # type: ignore[misc]
+        for r in WonDeal.objects.values(
+            "deal_id",
+            "owner_id",
+            "team_id",
+            "company_id",
+            "closed_at",
+            "cycle_days",
+            "amount_cents",
+        )
+    }
+    return days, open_, won
+
+
+def _differing(stored: dict, fresh: dict) -> int:
+    return sum(1 for key in stored.keys() | fresh.keys() if stored.get(key) != fresh.get(key))
+
+
+def _rebuild() -> Drift:
+    fresh_days = _day_rows(None)
+    fresh_open, fresh_won = _open_rows(None), _won_rows(None)
+    stored_days, stored_open, stored_won = _stored()
+    drift = Drift(
+        _differing(stored_days, fresh_days),
+        _differing(stored_open, fresh_open),
+        _differing(stored_won, fresh_won),
+    )
+    if drift.day_figures:
+        _write_days(fresh_days, None)
+    if drift.open_deals:
+        _write_open(fresh_open, None)
+    if drift.won_deals:
+        _write_won(fresh_won, None)
+    return drift
+
+
+def rebuild() -> Drift:
+    """Recompute every summary row from the raw rows, rewrite what differs and say how many
+    rows did (0 everywhere: the maintenance held). Pending changes are consumed."""
+    with transaction.atomic():
+        _lock()
+        _take_changes()
+        drift = _rebuild()
+    if drift.total:
+        logger.warning("summary drift repaired: %s", drift)
+    return drift
+
+
+def _drain_on_commit() -> None:
+    try:
+        drain()
+    except Exception:  # the next read or the nightly rebuild applies the changes
+        logger.exception("summary drain failed; the changes stay pending")
+
+
+def schedule_drain(**kwargs: Any) -> None:
+    """post_save / post_delete of a deal or lead: drain once the transaction commits. A
+    transaction that saves many rows drains once in effect: the first drain applies every
+    change, the others find none (two queries each)."""
+    transaction.on_commit(_drain_on_commit)
+
+
+def request_rebuild() -> None:
+    """Mark the summary for a full rebuild at the next drain or read: after rows were
+    written with the triggers off (a bulk load), or when TIME_ZONE changed."""
+    SummaryChange.objects.create()

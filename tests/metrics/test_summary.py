@@ -1,0 +1,198 @@
+"""The summary layer (metrics/summary.py): what the live pages read equals a fresh
+computation from the raw rows after every kind of write, and a rebuild finds no drift."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.choices import Role
+from metrics import summary
+from metrics.kpis import (
+    kpis_by_team,
+    kpis_by_user,
+    kpis_for_scope,
+    pipeline_by_stage,
+)
+from metrics.models import DayFigures, OpenDeals, SummaryChange, WonDeal
+from pipeline.models import Deal, Lead, Stage
+from tests.factories import (
+    CompanyFactory,
+    DealFactory,
+    LeadFactory,
+    TeamFactory,
+    UserFactory,
+    default_stage,
+)
+
+from .conftest import at
+
+pytestmark = pytest.mark.django_db
+
+# Periods a page asks, as of now (2026 data of the `org` fixture and writes made now).
+TODAY = timezone.localdate()
+PERIODS = [
+    (dt.date(2026, 1, 1), dt.date(2026, 3, 31), "quarter"),  # closed: pipeline from history
+    (dt.date(2025, 12, 1), TODAY, None),  # to today: the summary's open pipeline
+    (TODAY, TODAY, None),
+]
+
+
+def assert_live_equals_fresh(org) -> None:
+    """Every scope, every period: the summary's figures are the raw computation's."""
+    now = timezone.now()
+    users = [org.a1.pk, org.a2.pk, org.b1.pk]
+    for start, end, period in PERIODS:
+        window = {"start": start, "end": end, "as_of": now, "period": period}
+        for kind, scope_id in [("org", None), ("team", org.region.pk), ("user", org.a1.pk)]:
+            live = kpis_for_scope(kind=kind, scope_id=scope_id, **window, live=True)
+            fresh = kpis_for_scope(kind=kind, scope_id=scope_id, **window)
+            assert live == fresh, (kind, scope_id, start, end)
+        assert kpis_by_user(user_ids=users, **window, live=True) == kpis_by_user(
+            user_ids=users, **window
+        )
+        assert kpis_by_team(**window, live=True) == kpis_by_team(**window)
+    for kind, scope_id in [("org", None), ("team", org.team_b.pk), ("user", org.a2.pk)]:
+        window = {"start": TODAY, "end": TODAY, "as_of": now}
+        live = pipeline_by_stage(kind=kind, scope_id=scope_id, **window, live=True)
+        assert live == pipeline_by_stage(kind=kind, scope_id=scope_id, **window)
+    assert summary.rebuild().total == 0
+
+
+def test_the_summary_is_built_from_the_rows_already_there(org):
+    summary.drain()
+    assert WonDeal.objects.count() == Deal.objects.filter(stage__kind="won").count() == 6
+    assert sum(OpenDeals.objects.values_list("open_deals", flat=True)) == 4
+    assert sum(DayFigures.objects.values_list("leads_created", flat=True)) == 9
+    assert sum(DayFigures.objects.values_list("revenue_cents", flat=True)) == 5_500_000
+    assert not SummaryChange.objects.exists()
+    assert_live_equals_fresh(org)
+
+
+def test_every_kind_of_write_keeps_live_equal_to_fresh(org):
+    summary.drain()
+    won, lost = default_stage("Won"), default_stage("Lost")
+    proposal = default_stage("Proposal")
+    now = timezone.now()
+    # A new deal from a lead today, then won: the lead's cohort matures.
+    lead = LeadFactory(owner=org.a1, created_at=now - dt.timedelta(hours=2))
+    deal = DealFactory(owner=org.a1, lead=lead, created_at=now - dt.timedelta(hours=1))
+    assert_live_equals_fresh(org)
+    deal.stage, deal.closed_at, deal.amount = won, timezone.now(), Decimal("1234.56")
+    deal.save()
+    assert_live_equals_fresh(org)
+    # Reopened, moved to another rep of another team, then lost.
+    deal.stage, deal.closed_at, deal.owner, deal.team = proposal, None, org.b1, org.team_b
+    deal.save()
+    assert_live_equals_fresh(org)
+    deal.stage, deal.closed_at = lost, timezone.now()
+    deal.save()
+    assert_live_equals_fresh(org)
+    # An old lead's creation moved: its won deal's cycle changes.
+    Lead.objects.filter(pk=org.d1.lead_id).update(created_at=at(1, 1))
+    assert_live_equals_fresh(org)
+    # Bulk writes send no signal; the triggers still see them.
+    Deal.objects.filter(owner=org.a2).update(amount=Decimal("99.99"))
+    assert_live_equals_fresh(org)
+    Deal.objects.bulk_create(
+        [
+            Deal(name="bulk", owner=org.a2, team=org.team_a, stage=proposal, created_at=now),
+            Deal(
+                name="bulk won",
+                owner=org.a2,
+                team=org.team_a,
+                company=CompanyFactory(name="New customer"),
+                stage=won,
+                amount=Decimal("500.05"),
+                created_at=now - dt.timedelta(days=3),
+                closed_at=now,
+            ),
+        ]
+    )
+    assert_live_equals_fresh(org)
+    # Soft-deleted, then deleted for good; a lead deleted.
+    Deal.objects.filter(name="bulk won").update(deleted_at=timezone.now())
+    assert_live_equals_fresh(org)
+    Deal.all_objects.filter(name="bulk").delete()
+    lead.delete()
+    assert_live_equals_fresh(org)
+    # SQL by hand.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pipeline_deal SET amount = amount + 1 WHERE closed_at IS NULL")
+    assert_live_equals_fresh(org)
+
+
+def test_a_stage_probability_change_needs_no_rebuild(org):
+    summary.drain()
+    Stage.objects.filter(pk=default_stage("Negotiation").pk).update(probability=40)
+    assert_live_equals_fresh(org)
+
+
+def test_a_write_drains_on_commit(org, django_capture_on_commit_callbacks):
+    summary.drain()
+    with django_capture_on_commit_callbacks(execute=True):
+        DealFactory(owner=org.a1, amount=Decimal("10.00"))
+    assert not SummaryChange.objects.exists()
+    cents = OpenDeals.objects.filter(owner_id=org.a1.pk).values_list("pipeline_cents", flat=True)
+    # a1's open deals: 8,000 in Proposal, 1,000 and the new 10.00 in Prospecting.
+    assert sorted(cents) == [100_000 + 1_000, 800_000]
+
+
+def test_a_rebuild_reports_and_repairs_drift(org):
+    summary.drain()
+    row = DayFigures.objects.filter(revenue_cents__gt=0).first()
+    DayFigures.objects.filter(pk=row.pk).update(revenue_cents=row.revenue_cents + 1)
+    WonDeal.objects.filter(pk=org.d1.pk).delete()
+    drift = summary.rebuild()
+    assert (drift.day_figures, drift.open_deals, drift.won_deals) == (1, 0, 1)
+    assert summary.rebuild().total == 0
+    assert_live_equals_fresh(org)
+
+
+def test_a_rebuild_marker_rebuilds_at_the_next_read(org):
+    summary.drain()
+    DayFigures.objects.all().delete()
+    summary.request_rebuild()
+    assert_live_equals_fresh(org)
+
+
+def test_the_triggers_are_installed_on_both_tables(db):
+    # A migration that rebuilds pipeline_deal or pipeline_lead on SQLite drops them.
+    rep = UserFactory(role=Role.REP, team=TeamFactory())
+    SummaryChange.objects.all().delete()
+    Lead.objects.bulk_create(
+        [Lead(owner=rep, team=rep.team, company=CompanyFactory(), contact_name="x")]
+    )
+    deal = Deal.objects.create(
+        name="x", owner=rep, team=rep.team, stage=default_stage("Prospecting")
+    )
+    assert SummaryChange.objects.count() >= 2
+    images = set(SummaryChange.objects.values_list("deal_id", "lead_id"))
+    assert (deal.pk, None) in images
+    assert any(deal_id is None and lead_id for deal_id, lead_id in images)
+
+
+def test_a_name_edit_records_no_change(db):
+    rep = UserFactory(role=Role.REP, team=TeamFactory())
+    deal = DealFactory(owner=rep)
+    summary.drain()
+    deal.name = "Renamed"
+    deal.save()
+    assert not SummaryChange.objects.exists()
+
+
+def test_the_rebuild_command_reports_drift(org):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    summary.drain()
+    out = StringIO()
+    call_command("rebuild_summary", "--check", stdout=out)
+    assert "0 day rows, 0 open-pipeline rows, 0 won deals (none)" in out.getvalue()
+    OpenDeals.objects.all().delete()
+    with pytest.raises(CommandError):
+        call_command("rebuild_summary", "--check", stdout=StringIO())
+    assert sum(OpenDeals.objects.values_list("open_deals", flat=True)) == 4
