@@ -22,6 +22,8 @@ from django.core.management.color import no_style
 from django.db import connection
 from django.db.models import Model
 
+from metrics import summary
+
 Row = Sequence[str | None]
 
 # The rule of pipeline_deal's trigger, for the whole table at once.
@@ -57,6 +59,10 @@ class BulkLoader:
 
     def finish(self) -> None:
         started = time.perf_counter()
+        if {"pipeline_deal", "pipeline_lead"} & {m._meta.db_table for m in self.models}:
+            # Written with the summary triggers off (PostgreSQL) or too many to drain one by
+            # one: the next read rebuilds the summary once.
+            summary.request_rebuild()
         statements = connection.ops.sequence_reset_sql(no_style(), self.models)
         with connection.cursor() as cursor:
             for statement in statements:
@@ -144,6 +150,8 @@ class PostgresLoader(BulkLoader):
                 cursor.execute(f"DROP INDEX {name}")
             if "pipeline_deal" in tables:
                 cursor.execute("ALTER TABLE pipeline_deal DISABLE TRIGGER USER")
+            if "pipeline_lead" in tables:  # its only triggers record summary changes
+                cursor.execute("ALTER TABLE pipeline_lead DISABLE TRIGGER USER")
         self._timed("drop indexes", started)
 
     def write(self, model: type[Model], columns: Sequence[str], rows: Iterable[Row]) -> None:
@@ -176,6 +184,8 @@ class PostgresLoader(BulkLoader):
                 broken = cursor.fetchone()
                 cursor.execute("ALTER TABLE pipeline_deal ENABLE TRIGGER USER")
                 self._timed("deal rule", started)
+            if "pipeline_lead" in tables:
+                cursor.execute("ALTER TABLE pipeline_lead ENABLE TRIGGER USER")
                 if broken is not None:
                     raise BulkLoadError(
                         f"deal {broken[0]}: closed_at must be set exactly when the stage is "
