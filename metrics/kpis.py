@@ -38,7 +38,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
 
 from accounts.models import Team
 from accounts.selectors import team_tree_ids
@@ -216,13 +215,18 @@ def _cycle_of_wins(grouping: _Grouping, firsts: list[dt.datetime], until: dt.dat
         closed_at__gte=min(firsts),
         closed_at__lt=until,
     )
+    return _grouped(deals, grouping.key, **_cycle_aggregates(cycle, firsts))
+
+
+def _cycle_aggregates(cycle, firsts: list[dt.datetime]) -> dict[str, Any]:
+    """Mean and median of `cycle` over the wins closed since each period's start."""
     aggregates = {}
     for i, since in enumerate(_since("closed_at", firsts)):
         aggregates |= {
             f"sales_cycle_days_mean__{i}": Avg(cycle, filter=since),
             f"sales_cycle_days_median__{i}": Median(cycle, filter=since),
         }
-    return _grouped(deals, grouping.key, **aggregates)
+    return aggregates
 
 
 def _created_in_period(
@@ -310,16 +314,12 @@ def _leads_created(
 # --- The same families from the summary tables (metrics/summary.py), as of now ------------
 
 
-def _local_date(moment: dt.datetime) -> dt.date:
-    return timezone.localtime(moment, timezone.get_default_timezone()).date()
-
-
 def _last_day(until: dt.datetime) -> dt.date:
-    return _local_date(until - dt.timedelta(microseconds=1))
+    return summary.local_day(until - dt.timedelta(microseconds=1))
 
 
 def _days_in_period(base: Q, firsts: list[dt.datetime], until: dt.datetime) -> dict:
-    days = [_local_date(first) for first in firsts]
+    days = [summary.local_day(first) for first in firsts]
     rows = DayFigures.objects.filter(base, day__gte=min(days), day__lte=_last_day(until))
     aggregates = {}
     for i, first in enumerate(days):
@@ -346,13 +346,7 @@ def _cycle_of_wins_now(grouping: _Grouping, firsts: list[dt.datetime], until: dt
     wins = WonDeal.objects.filter(
         grouping.deal_filter, closed_at__gte=min(firsts), closed_at__lt=until
     )
-    aggregates = {}
-    for i, since in enumerate(_since("closed_at", firsts)):
-        aggregates |= {
-            f"sales_cycle_days_mean__{i}": Avg("cycle_days", filter=since),
-            f"sales_cycle_days_median__{i}": Median("cycle_days", filter=since),
-        }
-    return _grouped(wins, grouping.key, **aggregates)
+    return _grouped(wins, grouping.key, **_cycle_aggregates(F("cycle_days"), firsts))
 
 
 def _won_to_date_now(grouping: _Grouping, until: dt.datetime) -> dict:

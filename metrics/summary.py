@@ -160,8 +160,23 @@ def _tz():
     return timezone.get_default_timezone()
 
 
-def _local_day(moment: dt.datetime) -> dt.date:
+def local_day(moment: dt.datetime) -> dt.date:
+    """The day of `moment` in TIME_ZONE: the key of its DayFigures row."""
     return timezone.localtime(moment, _tz()).date()
+
+
+def _in_cell(owner_id: int, team_id: int | None, **more: Any) -> Q:
+    """Rows of one (owner, team) cell; a cell without a team is team IS NULL."""
+    team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
+    return Q(owner_id=owner_id, **more) & team
+
+
+def _any_of(keys: Iterable[tuple], condition) -> Q:
+    """The rows of any of the keys, `condition(*key)` each (no key: no row)."""
+    matching = Q(pk__in=[])
+    for key in keys:
+        matching |= condition(*key)
+    return matching
 
 
 def _day_filter(field: str, keys: Iterable[_DayKey] | None) -> Q:
@@ -169,12 +184,16 @@ def _day_filter(field: str, keys: Iterable[_DayKey] | None) -> Q:
     when keys is None."""
     if keys is None:
         return Q()
-    condition = Q(pk__in=[])
-    for day, owner_id, team_id in keys:
+
+    def of_day(day: dt.date, owner_id: int, team_id: int | None) -> Q:
         first, after = day_bounds(day, day)
-        team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
-        condition |= Q(owner_id=owner_id, **{f"{field}__gte": first, f"{field}__lt": after}) & team
-    return condition
+        return _in_cell(owner_id, team_id, **{f"{field}__gte": first, f"{field}__lt": after})
+
+    return _any_of(keys, of_day)
+
+
+def _in_stage(owner_id: int, team_id: int | None, stage_id: int) -> Q:
+    return _in_cell(owner_id, team_id, stage_id=stage_id)
 
 
 def _day_rows(keys: list[_DayKey] | None) -> dict[_DayKey, dict[str, int]]:
@@ -221,11 +240,7 @@ def _day_rows(keys: list[_DayKey] | None) -> dict[_DayKey, dict[str, int]]:
 def _open_rows(keys: list[_CellStage] | None) -> dict[_CellStage, tuple[int, int]]:
     deals = Deal.objects.filter(closed_at__isnull=True)
     if keys is not None:
-        condition = Q(pk__in=[])
-        for owner_id, team_id, stage_id in keys:
-            team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
-            condition |= Q(owner_id=owner_id, stage_id=stage_id) & team
-        deals = deals.filter(condition)
+        deals = deals.filter(_any_of(keys, _in_stage))
     grouped = (
         deals.values("owner_id", "team_id", "stage_id")
         .annotate(n=Count("id"), cents=Sum(Cents("amount")))
@@ -263,11 +278,7 @@ def _won_rows(deal_ids: list[int] | None) -> dict[int, dict[str, Any]]:
 def _write_days(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None) -> None:
     stale = DayFigures.objects.all()
     if keys is not None:
-        condition = Q(pk__in=[])
-        for day, owner_id, team_id in keys:
-            team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
-            condition |= Q(day=day, owner_id=owner_id) & team
-        stale = stale.filter(condition)
+        stale = stale.filter(_any_of(keys, lambda day, owner, team: _in_cell(owner, team, day=day)))
     stale.delete()
     DayFigures.objects.bulk_create(
         [
@@ -282,11 +293,7 @@ def _write_days(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None
 def _write_open(fresh: dict[_CellStage, tuple[int, int]], keys: list[_CellStage] | None) -> None:
     stale = OpenDeals.objects.all()
     if keys is not None:
-        condition = Q(pk__in=[])
-        for owner_id, team_id, stage_id in keys:
-            team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
-            condition |= Q(owner_id=owner_id, stage_id=stage_id) & team
-        stale = stale.filter(condition)
+        stale = stale.filter(_any_of(keys, _in_stage))
     stale.delete()
     OpenDeals.objects.bulk_create(
         [
@@ -369,14 +376,14 @@ def drain() -> int:
             assert created is not None  # a deal's and a lead's created_at are NOT NULL
             if deal_id is None:  # a lead
                 changed_leads.add(lead_id)
-                day_keys.add((_local_day(created), owner_id, team_id))
+                day_keys.add((local_day(created), owner_id, team_id))
                 continue
             won_ids.add(deal_id)
-            day_keys.add((_local_day(created), owner_id, team_id))
+            day_keys.add((local_day(created), owner_id, team_id))
             if closed is None:
                 open_keys.add((owner_id, team_id, stage_id))
             else:
-                day_keys.add((_local_day(closed), owner_id, team_id))
+                day_keys.add((local_day(closed), owner_id, team_id))
             if lead_id is not None:
                 lead_ids.add(lead_id)
         # A deal won or unwon changes its lead's cohort (leads_won); a lead's creation time
@@ -384,7 +391,7 @@ def drain() -> int:
         for created, owner_id, team_id in Lead.all_objects.filter(pk__in=lead_ids).values_list(
             "created_at", "owner_id", "team_id"
         ):
-            day_keys.add((_local_day(created), owner_id, team_id))
+            day_keys.add((local_day(created), owner_id, team_id))
         won_ids |= set(
             Deal.all_objects.filter(lead_id__in=changed_leads).values_list("pk", flat=True)
         )
@@ -412,7 +419,7 @@ def readable(as_of: dt.datetime) -> bool:
         last_day = DayFigures.objects.aggregate(last=Max("day"))["last"]
     if isinstance(last_day, str):  # SQLite's raw cursor
         last_day = dt.date.fromisoformat(last_day)
-    return last_day is None or last_day <= _local_day(as_of)
+    return last_day is None or last_day <= local_day(as_of)
 
 
 def _stored() -> tuple[dict, dict, dict]:
