@@ -11,6 +11,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
+from .indexes import sort_indexes
 from .querysets import DealManager, DealQuerySet, LeadManager, LeadQuerySet
 from .validators import (
     validate_day_in_bounds,
@@ -141,6 +142,17 @@ class Lead(models.Model):
             models.Index(fields=["owner", "created_at"]),
             models.Index(fields=["team", "created_at"]),
             models.Index(fields=["source", "created_at"]),
+            # The list's sorts (LEAD_COLUMNS): a page of an admin's or a manager's list is a
+            # walk of one of these, not a sort of every lead.
+            *sort_indexes(
+                "lead",
+                {
+                    "status": "status",
+                    "created_at": "created",
+                    "converted_at": "converted",
+                    "contact_name": "contact",
+                },
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -313,6 +325,17 @@ class Deal(models.Model):
             models.Index(fields=["stage", "closed_at"]),
             models.Index(fields=["created_at"]),
             models.Index(fields=["closed_at"]),
+            # The list's sorts (DEAL_COLUMNS), as for leads.
+            *sort_indexes(
+                "deal",
+                {
+                    "name": "name",
+                    "amount": "amount",
+                    "expected_close_date": "closing",
+                    "closed_at": "closed",
+                    "created_at": "created",
+                },
+            ),
         ]
         constraints = [
             models.CheckConstraint(
