@@ -1,0 +1,67 @@
+"""Page numbers for the deal and lead lists at any size: a count that stops at a cap.
+
+An exact count of a list costs a scan of every row it matches (a second of a million-deal
+organisation's deals for an admin), while the page itself is an index walk of 25 rows. So
+the lists count at most `cap` + 1 rows (`SELECT COUNT(*) FROM (… LIMIT cap + 1)`): a list
+under the cap is counted exactly, a longer one is "10,000+" with the pages up to there.
+Past the cap, a page's number still works and counts the `cap` rows from that page on, so
+Next always leads on and no row is out of reach; such a page costs its OFFSET, like the
+page's own query.
+"""
+
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
+
+DEFAULT_COUNT_CAP = 10_000
+
+
+def count_cap() -> int:
+    """How many rows a list counts before it says "N+": the LIST_COUNT_CAP setting."""
+    return int(getattr(settings, "LIST_COUNT_CAP", DEFAULT_COUNT_CAP))
+
+
+def capped_count(rows: QuerySet, *, cap: int, start: int = 0) -> int:
+    """How many of `rows` there are from the `start`-th on, counting at most cap + 1. From
+    the first row the order does not matter, so the database may count in any order."""
+    if start == 0:
+        rows = rows.order_by()
+    return rows[start : start + cap + 1].count()
+
+
+class CappedPaginator(Paginator):
+    """A Paginator whose count stops at `cap` rows past the start of the requested page's
+    window (`capped` then tells that there are more). `counted`: the count of the first
+    cap + 1 rows when the caller has it already (the deal list's totals)."""
+
+    def __init__(self, object_list: QuerySet, per_page: int, *, cap: int, counted=None):
+        super().__init__(object_list, per_page)
+        self.cap, self.counted = cap, counted
+        self.capped = False
+        self.requested = 1
+
+    def get_page(self, number) -> Page:
+        try:
+            self.requested = max(1, int(number))
+        except (TypeError, ValueError):
+            self.requested = 1
+        return super().get_page(number)
+
+    @cached_property
+    def count(self) -> int:
+        offset = (self.requested - 1) * self.per_page
+        start = offset if offset >= self.cap else 0
+        if self.counted is not None and self.counted <= self.cap:
+            start = 0  # the whole list is counted already
+        found = self._window(start)
+        if start and not found:
+            # Past the last row: the pages up to the cap, as for page 1 (then the last one).
+            start, found = 0, self._window(0)
+        self.capped = found > self.cap
+        return start + min(found, self.cap)
+
+    def _window(self, start: int) -> int:
+        if start == 0 and self.counted is not None:
+            return self.counted
+        return capped_count(self.object_list, cap=self.cap, start=start)
