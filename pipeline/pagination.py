@@ -4,9 +4,9 @@ An exact count of a list costs a scan of every row it matches (a second of a mil
 organisation's deals for an admin), while the page itself is an index walk of 25 rows. So
 the lists count at most `cap` + 1 rows (`SELECT COUNT(*) FROM (… LIMIT cap + 1)`): a list
 under the cap is counted exactly, a longer one is "10,000+" with the pages up to there.
-Past the cap, a page's number still works and counts the `cap` rows from that page on, so
-Next always leads on and no row is out of reach; such a page costs its OFFSET, like the
-page's own query.
+A page at or past the cap counts the `cap` rows from that page on instead, so Next always
+leads on and no row is out of reach; such a page costs its OFFSET, like the page's own
+query.
 """
 
 from django.conf import settings
@@ -37,7 +37,8 @@ class CappedPaginator(Paginator):
 
     def __init__(self, object_list: QuerySet, per_page: int, *, cap: int, counted=None):
         super().__init__(object_list, per_page)
-        self.cap, self.counted = cap, counted
+        # More than a page, so a capped count always leaves a next page to go to.
+        self.cap, self.counted = max(cap, int(per_page) + 1), counted
         self.capped = False
         self.requested = 1
 
@@ -51,7 +52,9 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         offset = (self.requested - 1) * self.per_page
-        start = offset if offset >= self.cap else 0
+        # A page that reaches the end of the first window counts a window of its own, so
+        # it has a next page when there are more rows.
+        start = offset if offset + self.per_page >= self.cap else 0
         if self.counted is not None and self.counted <= self.cap:
             start = 0  # the whole list is counted already
         found = self._window(start)

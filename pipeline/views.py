@@ -208,11 +208,16 @@ def _filter_errors(list_filter: DealFilter | LeadFilter, *, team: bool) -> list[
     return list_filter.errors_outside(shown)
 
 
+def _count_cap() -> int:
+    """The lists' count cap (LIST_COUNT_CAP), at least a page and a row."""
+    return max(count_cap(), PAGE_SIZE + 1)
+
+
 def _page(request: HttpRequest, queryset, *, counted: int | None = None) -> Page:
     """The requested page (a bad or out-of-range number gives the first or last one), with
     the page numbers to link: 1 2 … 7 8 9 … 40. The count stops at the cap (pipeline.
     pagination): `paginator.capped` then says there are more than `paginator.count`."""
-    paginator = CappedPaginator(queryset, PAGE_SIZE, cap=count_cap(), counted=counted)
+    paginator = CappedPaginator(queryset, PAGE_SIZE, cap=_count_cap(), counted=counted)
     page = paginator.get_page(request.GET.get("page"))
     page.elided_range = list(
         page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)
@@ -231,7 +236,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         request.GET, queryset=deal_list_for(user=request.user), request=request
     )
     deals = deal_filter.qs
-    totals = deal_list_totals(deals, cap=count_cap())
+    totals = deal_list_totals(deals, cap=_count_cap())
     team = _sees_team(request.user)
     context = {
         "filter": deal_filter,
