@@ -161,10 +161,9 @@ def _rule(model: type[Model], user: Any, action: str) -> Q | None:
         # nor a subquery: an OR across a join, or with a hashed subquery, cannot use the
         # row's own indexes, so every list scanned all the organisation's deals; with plain
         # ids PostgreSQL ORs the owner and team indexes, or walks a sort's index.
-        people = set(
-            get_user_model().objects.filter(team_id__in=teams).values_list("pk", flat=True)
-        )
-        return Q(owner_id__in=sorted(people | {user.pk})) | Q(team_id__in=teams)
+        tree_people = get_user_model().objects.filter(team_id__in=teams)
+        owners = set(tree_people.values_list("pk", flat=True)) | {user.pk}
+        return Q(owner_id__in=sorted(owners)) | Q(team_id__in=teams)
     if {"user", "team", "period_kind"} <= fields:
         # Targets: read your own and your team's (and a manager their tree's and its
         # people's); set those of your tree and its people, never your own.

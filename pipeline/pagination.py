@@ -37,6 +37,7 @@ class CappedPaginator(Paginator):
 
     def __init__(self, object_list: QuerySet, per_page: int, *, cap: int, counted=None):
         super().__init__(object_list, per_page)
+        self.rows = object_list  # a QuerySet (Paginator types its list more loosely)
         # More than a page, so a capped count always leaves a next page to go to.
         self.cap, self.counted = max(cap, int(per_page) + 1), counted
         self.capped = False
@@ -67,4 +68,4 @@ class CappedPaginator(Paginator):
     def _window(self, start: int) -> int:
         if start == 0 and self.counted is not None:
             return self.counted
-        return capped_count(self.object_list, cap=self.cap, start=start)
+        return capped_count(self.rows, cap=self.cap, start=start)
