@@ -102,16 +102,32 @@ class SortFilter(django_filters.OrderingFilter):
             key = param.lstrip("-")
             keys.add(key)
             for field in self.columns[key]:
+                # NULLS LAST only where a value can be empty: the same order, and the plain
+                # `amount DESC, id DESC` is what the sort indexes are (pipeline.indexes).
+                nulls_last = True if _nullable(qs.model, field) else None
                 term = F(field)
                 if param.startswith("-"):
-                    terms.append(term.desc(nulls_last=True))
+                    terms.append(term.desc(nulls_last=nulls_last))
                 else:
-                    terms.append(term.asc(nulls_last=True))
+                    terms.append(term.asc(nulls_last=nulls_last))
         if not terms:
             return qs
         if "id" not in keys:
             terms.append(F("pk").desc())
         return qs.order_by(*terms)
+
+
+def _nullable(model, path: str) -> bool:
+    """Can `path` (`company__name`) be empty for a row of `model`: a nullable field, or one
+    reached through a nullable relation."""
+    for name in path.split("__"):
+        if name == "pk":
+            return False
+        field = model._meta.get_field(name)
+        if field.null:
+            return True
+        model = field.related_model
+    return False
 
 
 def sort_filters(columns: tuple[Column, ...]) -> tuple[SortFilter, SortFilter]:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
+from .indexes import sort_indexes
 from .querysets import DealManager, DealQuerySet, LeadManager, LeadQuerySet
 from .validators import (
     validate_day_in_bounds,
@@ -141,6 +142,23 @@ class Lead(models.Model):
             models.Index(fields=["owner", "created_at"]),
             models.Index(fields=["team", "created_at"]),
             models.Index(fields=["source", "created_at"]),
+            # The list's sorts (LEAD_COLUMNS): a page of an admin's or a manager's list is a
+            # walk of one of these, not a sort of every lead; a rep's (or a list filtered
+            # by owner) walks an owner's one. Without those, PostgreSQL walks the global
+            # index looking for the owner's rows, all of the index when the owner's values
+            # sit at its far end (a small-deal rep sorted by amount: 1.8 s at 1M deals).
+            models.Index(fields=["owner", "status"], name="lead_owner_status"),
+            models.Index(fields=["owner", "contact_name"], name="lead_owner_contact"),
+            models.Index(fields=["owner", "converted_at"], name="lead_owner_converted"),
+            *sort_indexes(
+                "lead",
+                {
+                    "status": "status",
+                    "created_at": "created",
+                    "converted_at": "converted",
+                    "contact_name": "contact",
+                },
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -313,6 +331,20 @@ class Deal(models.Model):
             models.Index(fields=["stage", "closed_at"]),
             models.Index(fields=["created_at"]),
             models.Index(fields=["closed_at"]),
+            # The list's sorts (DEAL_COLUMNS), as for leads, with the owner's ones.
+            models.Index(fields=["owner", "name"], name="deal_owner_name"),
+            models.Index(fields=["owner", "amount"], name="deal_owner_amount"),
+            models.Index(fields=["owner", "expected_close_date"], name="deal_owner_closing"),
+            *sort_indexes(
+                "deal",
+                {
+                    "name": "name",
+                    "amount": "amount",
+                    "expected_close_date": "closing",
+                    "closed_at": "closed",
+                    "created_at": "created",
+                },
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -59,16 +59,23 @@ def deal_list_for(*, user: User) -> QuerySet[Deal]:
     )
 
 
-def deal_list_totals(deals: QuerySet[Deal]) -> dict[str, Any]:
-    """Counts and sums of a filtered deal list over all its pages, in one query."""
+def deal_list_totals(deals: QuerySet[Deal], *, cap: int) -> dict[str, Any]:
+    """Counts and sums of a filtered deal list over all its pages, in one query that reads
+    at most cap + 1 deals. Past the cap, `capped` is true, `count` is the cap and there are
+    no sums (those of the first cap + 1 rows would be no total at all); `counted` is the
+    raw count, for the paginator."""
     is_open, is_won = Q(stage__kind=StageKind.OPEN), Q(stage__kind=StageKind.WON)
-    return deals.aggregate(
+    totals = deals.order_by()[: cap + 1].aggregate(
         count=Count("id"),
         open_count=Count("id", filter=is_open),
         open_amount=Sum("amount", filter=is_open),
         won_count=Count("id", filter=is_won),
         won_amount=Sum("amount", filter=is_won),
     )
+    counted = totals["count"]
+    if counted > cap:
+        return {"count": cap, "capped": True, "counted": counted}
+    return {**totals, "capped": False, "counted": counted}
 
 
 def deal_for_page(*, user: User, pk: int) -> Deal | None:

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db import transaction
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
@@ -38,6 +38,7 @@ from .forms import (
     QuickAddForm,
 )
 from .models import Deal, Lead
+from .pagination import CappedPaginator, count_cap
 from .selectors import (
     closing_stage,
     deal_board_for,
@@ -207,10 +208,17 @@ def _filter_errors(list_filter: DealFilter | LeadFilter, *, team: bool) -> list[
     return list_filter.errors_outside(shown)
 
 
-def _page(request: HttpRequest, queryset) -> Page:
+def _count_cap() -> int:
+    """The lists' count cap (LIST_COUNT_CAP), at least a page and a row."""
+    return max(count_cap(), PAGE_SIZE + 1)
+
+
+def _page(request: HttpRequest, queryset, *, counted: int | None = None) -> Page:
     """The requested page (a bad or out-of-range number gives the first or last one), with
-    the page numbers to link: 1 2 … 7 8 9 … 40."""
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    the page numbers to link: 1 2 … 7 8 9 … 40. The count stops at the cap (pipeline.
+    pagination): `paginator.capped` then says there are more than `paginator.count`."""
+    paginator = CappedPaginator(queryset, PAGE_SIZE, cap=_count_cap(), counted=counted)
+    page = paginator.get_page(request.GET.get("page"))
     page.elided_range = list(
         page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)
     )
@@ -228,12 +236,12 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         request.GET, queryset=deal_list_for(user=request.user), request=request
     )
     deals = deal_filter.qs
-    totals = deal_list_totals(deals)
+    totals = deal_list_totals(deals, cap=_count_cap())
     team = _sees_team(request.user)
     context = {
         "filter": deal_filter,
         "filter_errors": _filter_errors(deal_filter, team=team),
-        "page_obj": _page(request, deals),
+        "page_obj": _page(request, deals, counted=totals["counted"]),
         "totals": totals,
         "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
         "headers": _sort_headers(DealFilter.columns, request.GET.get("sort", ""), team=team),
