@@ -15,10 +15,33 @@ from accounts.models import Team, User
 from periods.calendar import is_period_start, period_end, period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
-from .kpis import KPI_KEYS, KPIs, end_of_day, kpis_to_date
+from .kpis import (
+    KPI_KEYS,
+    KPIs,
+    end_of_day,
+    kpis_by_team,
+    kpis_by_user,
+    kpis_for_scope,
+    kpis_to_date,
+)
 from .models import KPISnapshot, Target
 
 UNIQUE_FIELDS = ["date", "scope_kind", "scope_id", "period_kind", "period_start"]
+
+
+def _snapshot_row(
+    day: dt.date, kind: str, scope: tuple[str, int, KPIs], computed_at: dt.datetime
+) -> KPISnapshot:
+    scope_kind, scope_id, kpis = scope
+    return KPISnapshot(
+        date=day,
+        scope_kind=scope_kind,
+        scope_id=scope_id,
+        period_kind=kind,
+        period_start=period_start(day, kind),
+        computed_at=computed_at,
+        **kpis.as_dict(),
+    )
 
 
 def _snapshot_rows(day: dt.date, computed_at: dt.datetime) -> Iterator[KPISnapshot]:
@@ -28,16 +51,18 @@ def _snapshot_rows(day: dt.date, computed_at: dt.datetime) -> Iterator[KPISnapsh
         scopes: list[tuple[str, int, KPIs]] = [(ScopeKind.ORG, 0, to_date.org[kind])]
         scopes += [(ScopeKind.TEAM, tid, kpis) for tid, kpis in sorted(to_date.teams[kind].items())]
         scopes += [(ScopeKind.USER, uid, kpis) for uid, kpis in sorted(to_date.users[kind].items())]
-        for scope_kind, scope_id, kpis in scopes:
-            yield KPISnapshot(
-                date=day,
-                scope_kind=scope_kind,
-                scope_id=scope_id,
-                period_kind=kind,
-                period_start=period_start(day, kind),
-                computed_at=computed_at,
-                **kpis.as_dict(),
-            )
+        for scope in scopes:
+            yield _snapshot_row(day, kind, scope, computed_at)
+
+
+def _upsert_snapshot_rows(rows: list[KPISnapshot]) -> None:
+    KPISnapshot.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=UNIQUE_FIELDS,
+        update_fields=[*KPI_KEYS, "computed_at"],
+    )
 
 
 def kpi_snapshot_create(*, day: dt.date) -> int:
@@ -50,18 +75,78 @@ def kpi_snapshot_create(*, day: dt.date) -> int:
     """
     rows = list(_snapshot_rows(day, timezone.now()))
     with transaction.atomic():
-        KPISnapshot.objects.bulk_create(
-            rows,
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=UNIQUE_FIELDS,
-            update_fields=[*KPI_KEYS, "computed_at"],
-        )
+        _upsert_snapshot_rows(rows)
         # A scope deleted since the last run must not keep stale rows for this date.
         for scope_kind in (ScopeKind.TEAM, ScopeKind.USER):
             KPISnapshot.objects.filter(date=day, scope_kind=scope_kind).exclude(
                 scope_id__in=[r.scope_id for r in rows if r.scope_kind == scope_kind]
             ).delete()
+    return len(rows)
+
+
+# --- The nightly snapshot split across workers ---------------------------------------------
+# One part per top-level team (its whole tree of teams and their members) and one for the
+# organisation's rows and the users without a team. Every scope belongs to exactly one part,
+# so the parts can run on different workers at once and together write the very rows of
+# kpi_snapshot_create; tests/metrics/test_snapshot_parts.py holds them to that.
+
+
+def snapshot_part_roots() -> list[int | None]:
+    """The parts of a day's snapshot: None (the organisation and the users without a team),
+    then each top-level team's id."""
+    roots = Team.objects.filter(parent__isnull=True).order_by("pk").values_list("pk", flat=True)
+    return [None, *roots]
+
+
+def _part_scopes(day: dt.date, kind: str, root_id: int | None) -> Iterator[tuple[str, int, KPIs]]:
+    """The scopes of one part for one period kind, with the figures kpis_to_date gives
+    them (the same KPI functions, called per kind with period=kind)."""
+    start, as_of = period_start(day, kind), end_of_day(day)
+    if root_id is None:
+        yield (
+            ScopeKind.ORG,
+            0,
+            kpis_for_scope(
+                kind="org", scope_id=None, start=start, end=day, as_of=as_of, period=kind
+            ),
+        )
+        members = User.objects.filter(team__isnull=True)
+    else:
+        teams = kpis_by_team(start=start, end=day, as_of=as_of, period=kind, root_ids=[root_id])
+        for team_id, kpis in sorted(teams.items()):
+            yield ScopeKind.TEAM, team_id, kpis
+        members = User.objects.filter(team_id__in=list(teams))
+    user_ids = list(members.order_by("pk").values_list("pk", flat=True))
+    users = kpis_by_user(user_ids=user_ids, start=start, end=day, as_of=as_of, period=kind)
+    for user_id, kpis in sorted(users.items()):
+        yield ScopeKind.USER, user_id, kpis
+
+
+def kpi_snapshot_create_part(*, day: dt.date, root_id: int | None) -> int:
+    """Freeze one part of `day`'s snapshot (snapshot_part_roots): with `root_id`, that
+    top-level team, every team below it and their members; with None, the organisation
+    and the users without a team. Returns the number of rows written.
+
+    Idempotent like kpi_snapshot_create: computed first (on the replica when there is
+    one), then upserted in one transaction, so a rerun or a duplicate delivery leaves one
+    set of rows. The organisation's part also deletes the date's rows of teams and users
+    that no longer exist; no part deletes a row of a scope that exists, since that scope
+    may belong to another part now (a user moved to another team).
+    """
+    computed_at = timezone.now()
+    rows = [
+        _snapshot_row(day, kind, scope, computed_at)
+        for kind in PeriodKind.values
+        for scope in _part_scopes(day, kind, root_id)
+    ]
+    with transaction.atomic():
+        _upsert_snapshot_rows(rows)
+        if root_id is None:
+            existing = {ScopeKind.TEAM: Team.objects.all(), ScopeKind.USER: User.objects.all()}
+            for scope_kind, scopes in existing.items():
+                KPISnapshot.objects.filter(date=day, scope_kind=scope_kind).exclude(
+                    scope_id__in=scopes.values("pk")
+                ).delete()
     return len(rows)
 
 

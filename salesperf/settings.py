@@ -130,6 +130,37 @@ else:
     # only for queries of many seconds; the dashboards' queries are milliseconds.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 
+
+# A PostgreSQL streaming replica for reads (docs/operations.md, "Past one machine"): pages,
+# the API and the snapshot job read it, writes go to the primary, and a request or task
+# that wrote reads the primary from then on (salesperf/db_router.py). Unset: one database,
+# no router, no middleware.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+# How long after a write a browser's requests keep reading the primary (the page after a
+# POST's redirect); longer than the replica's usual lag.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL.")
+    replica = env.db("DATABASE_REPLICA_URL")
+    if replica["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a PostgreSQL URL too.")
+    if DATABASE_REPLICA_PIN_SECONDS < 0:
+        raise ImproperlyConfigured("DATABASE_REPLICA_PIN_SECONDS must not be negative.")
+    for option in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        replica[option] = DATABASES["default"][option]
+    replica.setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # Tests create one database; the `replica` alias reads it under the test name, on the
+    # replica's server (Django's mirror copies the NAME only), where the WAL brings it.
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = replica
+    DATABASE_ROUTERS = ["salesperf.db_router.PrimaryReplicaRouter"]
+    # Above SessionMiddleware: a session saved on the way out counts as the request's write.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+        "salesperf.db_router.ReadYourWritesMiddleware",
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

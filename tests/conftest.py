@@ -59,6 +59,26 @@ def _migration_data(request):
         getattr(importlib.import_module(module), function)(apps, None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _replica_url_kept_from_subprocesses():
+    """With DATABASE_REPLICA_URL set, the processes tests start (Celery workers, servers)
+    run on the primary alone: the URL names the real database, not the test one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DATABASE_REPLICA_URL", raising=False)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _reads_on_the_primary(request, monkeypatch):
+    """With DATABASE_REPLICA_URL set, a test not marked `replica` reads the primary, in
+    every thread (live server, concurrent writers): the replica sees only committed rows,
+    and most tests run inside a transaction."""
+    from django.conf import settings
+
+    if "replica" in settings.DATABASES and not request.node.get_closest_marker("replica"):
+        monkeypatch.setattr("salesperf.db_router.reads_primary", lambda: True)
+
+
 @pytest.fixture
 def region(db):
     return TeamFactory(name="Region")

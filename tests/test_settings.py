@@ -20,7 +20,8 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in PRODUCTION_ENV and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+        if k not in PRODUCTION_ENV
+        and k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_REPLICA_URL")
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -128,3 +128,52 @@ def org(db):
 
 Q1 = (dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 AS_OF = at(4, 15)
+
+
+@pytest.fixture
+def wide_org(org):
+    """`org` and more, for the snapshot split into parts: a second top-level region W with
+    a team W1 and its sub-team W1a (reps w1, w1a), and two people without a team (n1 with
+    deals and a target, n2 with nothing)."""
+    region_w = TeamFactory(name="W")
+    team_w1 = TeamFactory(name="W1", parent=region_w)
+    team_w1a = TeamFactory(name="W1a", parent=team_w1)
+    w1 = UserFactory(username="w1", team=team_w1, role=Role.REP)
+    w1a = UserFactory(username="w1a", team=team_w1a, role=Role.REP)
+    n1 = UserFactory(username="n1", team=None, role=Role.REP)
+    UserFactory(username="n2", team=None, role=Role.REP)
+    won, lost = default_stage("Won"), default_stage("Lost")
+    proposal = default_stage("Proposal")
+    company = CompanyFactory(name="CW")
+    lead = LeadFactory(owner=w1a, company=company, created_at=at(1, 4))
+    for owner, created, stage, amount, closed, from_lead in [
+        (w1, at(1, 12), won, 9000, at(2, 2), None),
+        (w1, at(2, 3), lost, 1500, at(3, 3), None),
+        (w1a, at(1, 6), won, 4500, at(3, 30, 23), lead),
+        (w1a, at(3, 2), proposal, 7000, None, None),
+        (n1, at(1, 15), won, 2500, at(1, 31), None),
+        (n1, at(2, 20), proposal, 3000, None, None),
+    ]:
+        DealFactory(
+            owner=owner,
+            company=company,
+            created_at=created,
+            stage=stage,
+            amount=Decimal(amount),
+            closed_at=closed,
+            lead=from_lead,
+        )
+    for value, owner in [(30000, {"team": region_w}), (8000, {"team": team_w1a})]:
+        TargetFactory(
+            period_kind="quarter",
+            period_start=dt.date(2026, 1, 1),
+            value=Decimal(value),
+            user=None,
+            **owner,
+        )
+    TargetFactory(
+        period_kind="month", period_start=dt.date(2026, 1, 1), value=Decimal(2000), user=n1
+    )
+    return SimpleNamespace(
+        **vars(org), region_w=region_w, team_w1=team_w1, team_w1a=team_w1a, n1=n1
+    )
