@@ -26,6 +26,9 @@ from metrics import summary
 
 Row = Sequence[str | None]
 
+# Tables whose only triggers record summary changes (the load requests a rebuild instead).
+_SUMMARY_ONLY_TRIGGERS = {"pipeline_lead", "pipeline_stagechange"}
+
 # The rule of pipeline_deal's trigger, for the whole table at once.
 _DEAL_RULE_BROKEN = """
     SELECT d.id FROM pipeline_deal d JOIN pipeline_stage s ON s.id = d.stage_id
@@ -150,8 +153,8 @@ class PostgresLoader(BulkLoader):
                 cursor.execute(f"DROP INDEX {name}")
             if "pipeline_deal" in tables:
                 cursor.execute("ALTER TABLE pipeline_deal DISABLE TRIGGER USER")
-            if "pipeline_lead" in tables:  # its only triggers record summary changes
-                cursor.execute("ALTER TABLE pipeline_lead DISABLE TRIGGER USER")
+            for table in _SUMMARY_ONLY_TRIGGERS & set(tables):
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         self._timed("drop indexes", started)
 
     def write(self, model: type[Model], columns: Sequence[str], rows: Iterable[Row]) -> None:
@@ -178,19 +181,19 @@ class PostgresLoader(BulkLoader):
                 cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             self._timed("foreign keys", started)
+            broken = None
             if "pipeline_deal" in tables:
                 started = time.perf_counter()
                 cursor.execute(_DEAL_RULE_BROKEN)
                 broken = cursor.fetchone()
                 cursor.execute("ALTER TABLE pipeline_deal ENABLE TRIGGER USER")
                 self._timed("deal rule", started)
-            if "pipeline_lead" in tables:
-                cursor.execute("ALTER TABLE pipeline_lead ENABLE TRIGGER USER")
-                if broken is not None:
-                    raise BulkLoadError(
-                        f"deal {broken[0]}: closed_at must be set exactly when the stage is "
-                        "won or lost"
-                    )
+            for table in _SUMMARY_ONLY_TRIGGERS & set(tables):
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+            if broken is not None:
+                raise BulkLoadError(
+                    f"deal {broken[0]}: closed_at must be set exactly when the stage is won or lost"
+                )
         super().finish()
         started = time.perf_counter()
         with connection.cursor() as cursor:

@@ -44,7 +44,7 @@ from accounts.selectors import team_tree_ids
 from metrics import summary
 from metrics.aggregates import Cents, Median
 from metrics.choices import PeriodKind, TargetMetric
-from metrics.models import DayFigures, OpenDeals, Target, WonDeal
+from metrics.models import DayFigures, FunnelDay, OpenDeals, Target, WonDeal
 from periods import calendar as periods
 from periods.durations import WallClockDays
 from pipeline.choices import StageKind
@@ -769,28 +769,24 @@ class Funnel:
     steps: list[FunnelStep]
 
 
-def funnel_for_scope(
-    *, kind: ScopeKind, scope_id: int | None, start: dt.date, end: dt.date, as_of: dt.datetime
-) -> Funnel:
-    """Of the deals of the default pipeline created in start..end, how many reached each
-    open stage, and how many were won, by `as_of`; counts, and stage-to-stage conversion
-    as rates 0..1 (the first stage's: of the deals created; None after an empty step). No
-    deals: every count 0, every conversion None.
+def default_stages() -> list[Stage]:
+    """The stages of the default pipeline, in order: the funnel's steps."""
+    return list(Stage.objects.filter(pipeline__is_default=True).order_by("order"))
 
-    A deal reached a stage when it was ever in it or in a later one (its furthest open
-    stage: from its stage history before `as_of` and the stage it was in at `as_of`), so a
-    deal that skipped a stage counts for it and the funnel never widens. Every deal
-    reached the first open stage (a deal closed with no recorded move still started
-    there), and a won deal reached every stage. Won is counted as in
-    opportunity_close_rate (in the won stage, closed before `as_of`): the last step ÷
-    created is that rate. One query for the counts, one for the stages (and the team tree
-    for a team), whatever the number of deals.
-    """
-    stages = list(Stage.objects.filter(pipeline__is_default=True).order_by("order"))
-    first, after = period_bounds(start, end)
-    until = min(after, as_of)
+
+def past_every_stage(stages: list[Stage]) -> int:
+    """The `furthest` of a won deal: after every stage's order."""
+    return max((stage.order for stage in stages), default=0) + 1
+
+
+def furthest_reached(stages: list[Stage], as_of: dt.datetime) -> Case:
+    """How far a deal got by `as_of`, as the funnel counts it: past_every_stage when won by
+    then (in the won stage, closed before as_of, as in opportunity_close_rate), else the
+    order of its furthest open stage (moved from or to in its stage history before as_of,
+    or the stage it was in at as_of), and at least the first open stage's (a deal closed
+    with no recorded move still started there). Shared by the funnel and the summary
+    table of the live funnel (metrics.summary), so both count a deal the same way."""
     zero = Value(0)
-    won_by_as_of = Q(stage__kind=StageKind.WON, closed_at__lt=as_of)
 
     def open_order(prefix: str):
         return Case(
@@ -812,7 +808,6 @@ def funnel_for_scope(
         ),
         zero,
     )
-
     # The stage a deal was in at as_of: where its first later move started from, or else
     # its current stage (as in _open_at); it counts only if it is an open stage.
     order_then = Coalesce(
@@ -824,35 +819,76 @@ def funnel_for_scope(
         ),
         open_order("stage__"),
     )
-    open_stages = [stage for stage in stages if stage.kind == StageKind.OPEN]
-    reached_every_stage = Value(max((stage.order for stage in stages), default=0) + 1)
-    deals = Deal.objects.filter(
-        _scope_grouping(kind, scope_id).deal_filter,
-        stage__pipeline__is_default=True,
-        created_at__gte=first,
-        created_at__lt=until,
-    ).annotate(
-        furthest=Case(
-            When(won_by_as_of, then=reached_every_stage),
-            default=Greatest(
-                furthest_in_history,
-                order_then,
-                Value(min((stage.order for stage in open_stages), default=0)),
-            ),
-            output_field=IntegerField(),
+    first_open = min((s.order for s in stages if s.kind == StageKind.OPEN), default=0)
+    return Case(
+        When(
+            Q(stage__kind=StageKind.WON, closed_at__lt=as_of),
+            then=Value(past_every_stage(stages)),
+        ),
+        default=Greatest(furthest_in_history, order_then, Value(first_open)),
+        output_field=IntegerField(),
+    )
+
+
+def funnel_for_scope(
+    *,
+    kind: ScopeKind,
+    scope_id: int | None,
+    start: dt.date,
+    end: dt.date,
+    as_of: dt.datetime,
+    live: bool = False,
+) -> Funnel:
+    """Of the deals of the default pipeline created in start..end, how many reached each
+    open stage, and how many were won, by `as_of`; counts, and stage-to-stage conversion
+    as rates 0..1 (the first stage's: of the deals created; None after an empty step). No
+    deals: every count 0, every conversion None.
+
+    A deal reached a stage when it was ever in it or in a later one (furthest_reached), so
+    a deal that skipped a stage counts for it and the funnel never widens, and a won deal
+    reached every stage. The last step ÷ created is opportunity_close_rate. One query for
+    the counts, one for the stages (and the team tree for a team), whatever the number of
+    deals. `live=True` says as_of is now: the counts come from the FunnelDay summary.
+    """
+    stages = default_stages()
+    first, after = period_bounds(start, end)
+    until = min(after, as_of)
+    grouping = _scope_grouping(kind, scope_id)
+    if live and summary.readable(as_of):
+        by_furthest = dict(
+            FunnelDay.objects.filter(
+                grouping.deal_filter,
+                day__gte=summary.local_day(first),
+                day__lte=_last_day(until),
+            )
+            .order_by()
+            .values("furthest")
+            .annotate(count=Sum("deals"))
+            .values_list("furthest", "count")
         )
-    )
-    # GROUP BY the furthest stage once (a handful of rows), then count in Python: one
-    # filtered COUNT per stage made PostgreSQL evaluate the subqueries once per stage
-    # (3.1 s against 0.79 s for /org/'s funnel at 1M deals).
-    by_furthest = dict(
-        deals.order_by()
-        .values("furthest")
-        .annotate(count=Count("id"))
-        .values_list("furthest", "count")
-    )
+    else:
+        deals = Deal.objects.filter(
+            grouping.deal_filter,
+            stage__pipeline__is_default=True,
+            created_at__gte=first,
+            created_at__lt=until,
+        ).annotate(furthest=furthest_reached(stages, as_of))
+        # GROUP BY the furthest stage once (a handful of rows), then count in Python: one
+        # filtered COUNT per stage made PostgreSQL evaluate the subqueries once per stage
+        # (3.1 s against 0.79 s for /org/'s funnel at 1M deals).
+        by_furthest = dict(
+            deals.order_by()
+            .values("furthest")
+            .annotate(count=Count("id"))
+            .values_list("furthest", "count")
+        )
+    return _funnel(stages, by_furthest)
+
+
+def _funnel(stages: list[Stage], by_furthest: dict[int, int]) -> Funnel:
     created = sum(by_furthest.values())
-    won = by_furthest.get(reached_every_stage.value, 0)
+    won = by_furthest.get(past_every_stage(stages), 0)
+    open_stages = [stage for stage in stages if stage.kind == StageKind.OPEN]
     reached = [
         (stage, sum(n for order, n in by_furthest.items() if order >= stage.order))
         for stage in open_stages

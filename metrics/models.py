@@ -228,6 +228,26 @@ class WonDeal(models.Model):
         return f"deal {self.deal_id}"
 
 
+class FunnelDay(models.Model):
+    """How many of one (owner, team) cell's deals of the default pipeline created on one
+    local day got how far by now: `furthest` is the funnel's measure of a deal (its
+    furthest open stage's order, or past the last stage when won; metrics.kpis). The live
+    funnel adds these up. A change to the stages (order, kind, the default pipeline)
+    recomputes the table."""
+
+    day = models.DateField()
+    owner_id = models.IntegerField()
+    team_id = models.IntegerField(null=True)
+    furthest = models.IntegerField()
+    deals = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "owner_id", "team_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} owner {self.owner_id} team {self.team_id} furthest {self.furthest}"
+
+
 class SummaryChange(models.Model):
     """A changed deal or lead, as it was before and after (one row each): written by
     database triggers on every insert, update and delete, whatever wrote it (the ORM, a

@@ -35,7 +35,7 @@ from pipeline.choices import StageKind
 from pipeline.models import Deal, Lead
 
 from .aggregates import Cents
-from .models import DayFigures, OpenDeals, SummaryChange, WonDeal
+from .models import DayFigures, FunnelDay, OpenDeals, SummaryChange, WonDeal
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +81,28 @@ def _lead_image(row: str) -> str:
     return f"(NULL, {row}.id, {row}.owner_id, {row}.team_id, NULL, {row}.created_at, NULL)"
 
 
+_STAGE_CHANGE_COLUMNS = ["deal_id", "from_stage_id", "to_stage_id", "changed_at"]
+
+
+def _history_image(row: str) -> str:
+    # A move in a deal's stage history changes how far the deal got (the funnel): the
+    # image is the deal's own, read from its row (none once the deal is gone: its delete
+    # wrote one).
+    return (
+        "SELECT d.id, d.lead_id, d.owner_id, d.team_id, d.stage_id, d.created_at, d.closed_at"
+        f" FROM pipeline_deal d WHERE d.id = {row}.deal_id"
+    )
+
+
 def _changed(columns: list[str], distinct: str) -> str:
     return " OR ".join(f"OLD.{c} {distinct} NEW.{c}" for c in columns)
 
 
-def _postgresql(table: str, image, columns: list[str]) -> tuple[list[str], list[str]]:
+def _postgresql(
+    table: str, image, columns: list[str], selects: bool = False
+) -> tuple[list[str], list[str]]:
     name = f"metrics_summary_{table}"
-    insert = f"INSERT INTO metrics_summarychange {_IMAGE} VALUES"
+    insert = f"INSERT INTO metrics_summarychange {_IMAGE}" + ("" if selects else " VALUES")
     install = [
         f"""
         CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
@@ -111,9 +126,11 @@ def _postgresql(table: str, image, columns: list[str]) -> tuple[list[str], list[
     return install, uninstall
 
 
-def _sqlite(table: str, image, columns: list[str]) -> tuple[list[str], list[str]]:
+def _sqlite(
+    table: str, image, columns: list[str], selects: bool = False
+) -> tuple[list[str], list[str]]:
     name = f"metrics_summary_{table}"
-    insert = f"INSERT INTO metrics_summarychange {_IMAGE} VALUES"
+    insert = f"INSERT INTO metrics_summarychange {_IMAGE}" + ("" if selects else " VALUES")
     install = [
         f"""CREATE TRIGGER IF NOT EXISTS {name}_insert AFTER INSERT ON {table}
         BEGIN {insert} {image("NEW")}; END""",
@@ -133,7 +150,8 @@ def _trigger_sql(vendor: str) -> tuple[list[str], list[str]]:
         raise NotImplementedError(f"no summary triggers for the {vendor} backend")
     deal = build("pipeline_deal", _deal_image, _DEAL_COLUMNS)
     lead = build("pipeline_lead", _lead_image, _LEAD_COLUMNS)
-    return deal[0] + lead[0], deal[1] + lead[1]
+    history = build("pipeline_stagechange", _history_image, _STAGE_CHANGE_COLUMNS, selects=True)
+    return deal[0] + lead[0] + history[0], deal[1] + lead[1] + history[1]
 
 
 def install_triggers(conn=connection) -> None:
@@ -154,6 +172,7 @@ def uninstall_triggers(conn=connection) -> None:
 
 _DayKey = tuple[dt.date, int, int | None]
 _CellStage = tuple[int, int | None, int]
+_FunnelKey = tuple[dt.date, int, int | None, int]
 
 
 def _tz():
@@ -272,6 +291,25 @@ def _won_rows(deal_ids: list[int] | None) -> dict[int, dict[str, Any]]:
     }
 
 
+def _funnel_rows(keys: list[_DayKey] | None) -> dict[_FunnelKey, int]:
+    """Fresh FunnelDay counts for the (day, owner, team) keys (None: every key): the deals
+    of the default pipeline created that day, by how far they got by now."""
+    from .kpis import default_stages, furthest_reached  # kpis reads this module
+
+    stages = default_stages()
+    grouped = (
+        Deal.objects.filter(_day_filter("created_at", keys), stage__pipeline__is_default=True)
+        .annotate(
+            _day=TruncDate("created_at", tzinfo=_tz()),
+            _furthest=furthest_reached(stages, timezone.now()),
+        )
+        .values("_day", "owner_id", "team_id", "_furthest")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {(r["_day"], r["owner_id"], r["team_id"], r["_furthest"]): r["n"] for r in grouped}
+
+
 # --- Writing them -------------------------------------------------------------------------
 
 
@@ -285,6 +323,20 @@ def _write_days(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None
             DayFigures(day=day, owner_id=owner, team_id=team, **parts)
             for (day, owner, team), parts in fresh.items()
             if any(parts.values())
+        ],
+        batch_size=2000,
+    )
+
+
+def _write_funnel(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | None) -> None:
+    stale = FunnelDay.objects.all()
+    if keys is not None:
+        stale = stale.filter(_any_of(keys, lambda day, owner, team: _in_cell(owner, team, day=day)))
+    stale.delete()
+    FunnelDay.objects.bulk_create(
+        [
+            FunnelDay(day=day, owner_id=owner, team_id=team, furthest=furthest, deals=n)
+            for (day, owner, team, furthest), n in fresh.items()
         ],
         batch_size=2000,
     )
@@ -322,10 +374,11 @@ class Drift:
     day_figures: int
     open_deals: int
     won_deals: int
+    funnel_days: int = 0
 
     @property
     def total(self) -> int:
-        return self.day_figures + self.open_deals + self.won_deals
+        return self.day_figures + self.open_deals + self.won_deals + self.funnel_days
 
 
 def _lock() -> None:
@@ -397,6 +450,7 @@ def drain() -> int:
         )
         days, cells, ids = sorted(day_keys, key=str), sorted(open_keys, key=str), sorted(won_ids)
         _write_days(_day_rows(days), days)
+        _write_funnel(_funnel_rows(days), days)
         _write_open(_open_rows(cells), cells)
         _write_won(_won_rows(ids), ids)
         return len(changes)
@@ -420,6 +474,13 @@ def readable(as_of: dt.datetime) -> bool:
     if isinstance(last_day, str):  # SQLite's raw cursor
         last_day = dt.date.fromisoformat(last_day)
     return last_day is None or last_day <= local_day(as_of)
+
+
+def _stored_funnel() -> dict[_FunnelKey, int]:
+    return {
+        (r[0], r[1], r[2], r[3]): r[4]
+        for r in FunnelDay.objects.values_list("day", "owner_id", "team_id", "furthest", "deals")
+    }
 
 
 def _stored() -> tuple[dict, dict, dict]:
@@ -456,10 +517,12 @@ def _rebuild() -> Drift:
     fresh_days = _day_rows(None)
     fresh_open, fresh_won = _open_rows(None), _won_rows(None)
     stored_days, stored_open, stored_won = _stored()
+    fresh_funnel, stored_funnel = _funnel_rows(None), _stored_funnel()
     drift = Drift(
         _differing(stored_days, fresh_days),
         _differing(stored_open, fresh_open),
         _differing(stored_won, fresh_won),
+        _differing(stored_funnel, fresh_funnel),
     )
     if drift.day_figures:
         _write_days(fresh_days, None)
@@ -467,6 +530,8 @@ def _rebuild() -> Drift:
         _write_open(fresh_open, None)
     if drift.won_deals:
         _write_won(fresh_won, None)
+    if drift.funnel_days:
+        _write_funnel(fresh_funnel, None)
     return drift
 
 
@@ -494,6 +559,23 @@ def schedule_drain(**kwargs: Any) -> None:
     transaction that saves many rows drains once in effect: the first drain applies every
     change, the others find none (two queries each)."""
     transaction.on_commit(_drain_on_commit)
+
+
+def rebuild_funnel() -> int:
+    """Recompute the whole FunnelDay table: how far a deal got depends on the stages'
+    order and kind and on which pipeline is the default. Returns the rows that differed."""
+    with transaction.atomic():
+        _lock()
+        fresh, stored = _funnel_rows(None), _stored_funnel()
+        differing = _differing(stored, fresh)
+        if differing:
+            _write_funnel(fresh, None)
+    return differing
+
+
+def schedule_funnel_rebuild(**kwargs: Any) -> None:
+    """post_save / post_delete of a stage or a pipeline: rebuild the funnel on commit."""
+    transaction.on_commit(rebuild_funnel)
 
 
 def request_rebuild() -> None:

@@ -269,7 +269,7 @@ def team_dashboard(
         trend=monthly_trend(
             scope_kind=ScopeKind.TEAM, scope_id=team.pk, last_day=min(period.end, today)
         ),
-        funnel=funnel_for_scope(kind="team", scope_id=team.pk, **window),
+        funnel=funnel_for_scope(kind="team", scope_id=team.pk, **window, live=True),
         stages=StagePipelineChart(
             pipeline_by_stage(kind="team", scope_id=team.pk, **window, live=True)
         ),
@@ -323,7 +323,7 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
         reps_total=len(rep_rows),
         median=median_kpis(by_user.values()) if by_user else None,
         trend=monthly_trend(scope_kind=ScopeKind.ORG, scope_id=0, last_day=min(period.end, today)),
-        funnel=funnel_for_scope(kind="org", scope_id=None, **window),
+        funnel=funnel_for_scope(kind="org", scope_id=None, **window, live=True),
         stages=StagePipelineChart(
             pipeline_by_stage(kind="org", scope_id=None, **window, live=True)
         ),

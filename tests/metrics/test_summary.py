@@ -11,13 +11,14 @@ from django.utils import timezone
 from accounts.choices import Role
 from metrics import summary
 from metrics.kpis import (
+    funnel_for_scope,
     kpis_by_team,
     kpis_by_user,
     kpis_for_scope,
     pipeline_by_stage,
 )
-from metrics.models import DayFigures, OpenDeals, SummaryChange, WonDeal
-from pipeline.models import Deal, Lead, Stage
+from metrics.models import DayFigures, FunnelDay, OpenDeals, SummaryChange, WonDeal
+from pipeline.models import Deal, Lead, Stage, StageChange
 from tests.factories import (
     CompanyFactory,
     DealFactory,
@@ -54,6 +55,10 @@ def assert_live_equals_fresh(org) -> None:
             user_ids=users, **window
         )
         assert kpis_by_team(**window, live=True) == kpis_by_team(**window)
+        del window["period"]
+        for kind, scope_id in [("org", None), ("team", org.team_a.pk), ("user", org.a1.pk)]:
+            live = funnel_for_scope(kind=kind, scope_id=scope_id, **window, live=True)
+            assert live == funnel_for_scope(kind=kind, scope_id=scope_id, **window), kind
     for kind, scope_id in [("org", None), ("team", org.team_b.pk), ("user", org.a2.pk)]:
         window = {"start": TODAY, "end": TODAY, "as_of": now}
         live = pipeline_by_stage(kind=kind, scope_id=scope_id, **window, live=True)
@@ -191,8 +196,43 @@ def test_the_rebuild_command_reports_drift(org):
     summary.drain()
     out = StringIO()
     call_command("rebuild_summary", "--check", stdout=out)
-    assert "0 day rows, 0 open-pipeline rows, 0 won deals (none)" in out.getvalue()
+    assert "0 day rows, 0 open-pipeline rows, 0 won deals, 0 funnel rows (none)" in out.getvalue()
     OpenDeals.objects.all().delete()
     with pytest.raises(CommandError):
         call_command("rebuild_summary", "--check", stdout=StringIO())
     assert sum(OpenDeals.objects.values_list("open_deals", flat=True)) == 4
+
+
+def test_the_live_funnel_follows_the_stage_history(org):
+    summary.drain()
+    now = timezone.now()
+    window = {"start": TODAY, "end": TODAY, "as_of": now}
+    deal = DealFactory(owner=org.a1, created_at=now - dt.timedelta(hours=1))
+    negotiation = default_stage("Negotiation")
+    # A move recorded in the history alone (an import of past moves): the deal reached
+    # Negotiation, so it counts for every stage up to it.
+    StageChange.objects.create(
+        deal=deal, from_stage=deal.stage, to_stage=negotiation, changed_at=now
+    )
+    funnel = funnel_for_scope(kind="user", scope_id=org.a1.pk, **window, live=True)
+    reached = {step.name: step.deals for step in funnel.steps}
+    assert funnel.created == 1
+    assert reached["Prospecting"] == reached["Negotiation"] == 1
+    assert reached["Won"] == 0
+    assert_live_equals_fresh(org)
+    StageChange.objects.filter(deal=deal).delete()
+    funnel = funnel_for_scope(kind="user", scope_id=org.a1.pk, **window, live=True)
+    assert {step.name: step.deals for step in funnel.steps}["Negotiation"] == 0
+    assert_live_equals_fresh(org)
+
+
+def test_reordering_the_stages_rebuilds_the_funnel(org, django_capture_on_commit_callbacks):
+    summary.drain()
+    before = set(FunnelDay.objects.values_list("furthest", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        for stage in Stage.objects.filter(pipeline__is_default=True):
+            stage.order += 10
+            stage.save()
+    after = set(FunnelDay.objects.values_list("furthest", flat=True))
+    assert after == {furthest + 10 for furthest in before}
+    assert_live_equals_fresh(org)
