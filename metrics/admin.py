@@ -1,7 +1,17 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import DayFigures, KPISnapshot, OpenDeals, SummaryChange, Target, WonDeal
+from .models import (
+    CustomerFirstWin,
+    DayFigures,
+    FunnelDay,
+    KPISnapshot,
+    OpenDeals,
+    ScopeCustomers,
+    SummaryChange,
+    Target,
+    WonDeal,
+)
 from .services import TargetCell, targets_set
 
 
@@ -71,7 +81,9 @@ class KPISnapshotAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(DayFigures, OpenDeals, WonDeal, SummaryChange)
+@admin.register(
+    DayFigures, OpenDeals, WonDeal, FunnelDay, CustomerFirstWin, ScopeCustomers, SummaryChange
+)
 class SummaryAdmin(admin.ModelAdmin):
     """The summary tables, read-only: metrics.summary writes them, `rebuild_summary`
     repairs them; an edit here would only be drift."""

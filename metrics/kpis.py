@@ -15,7 +15,7 @@ import datetime as dt
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 from functools import reduce
 from typing import Any, Literal
@@ -44,7 +44,17 @@ from accounts.selectors import team_tree_ids
 from metrics import summary
 from metrics.aggregates import Cents, Median
 from metrics.choices import PeriodKind, TargetMetric
-from metrics.models import DayFigures, FunnelDay, OpenDeals, Target, WonDeal
+from metrics.choices import ScopeKind as SnapshotScope
+from metrics.models import (
+    CustomerFirstWin,
+    DayFigures,
+    FunnelDay,
+    KPISnapshot,
+    OpenDeals,
+    ScopeCustomers,
+    Target,
+    WonDeal,
+)
 from periods import calendar as periods
 from periods.durations import WallClockDays
 from pipeline.choices import StageKind
@@ -112,7 +122,7 @@ def _scope_grouping(kind: ScopeKind, scope_id: int | None) -> _Grouping:
     return _Grouping(Q(team_id__in=team_ids), Q(team_id__in=team_ids))
 
 
-def _chains(parent: dict[int, int | None]) -> dict[int, list[int]]:
+def team_chains(parent: dict[int, int | None]) -> dict[int, list[int]]:
     """Each team's ancestors, from its root down to the team itself."""
     chains: dict[int, list[int]] = {}
     for team_id in parent:
@@ -129,7 +139,7 @@ def _team_level_groupings(parent: dict[int, int | None]) -> list[_Grouping]:
     """One grouping per depth of the team tree. At depth k every team maps to its ancestor
     at depth k, so GROUP BY that ancestor gives each depth-k team its whole sub-tree:
     medians and distinct counts roll up exactly, in (depth) queries per KPI family."""
-    chains = _chains(parent)
+    chains = team_chains(parent)
     depth = max((len(chain) for chain in chains.values()), default=0)
     groupings = []
     for level in range(depth):
@@ -158,6 +168,8 @@ class _ScopeSet:
     base: Q
     keys_of: Callable[[int | None, int | None], Iterable[Any]]
     few: bool = False  # a few reps' rows: probe indexes row by row rather than hash all
+    # Each key's scope in KPISnapshot, for the pipeline the nightly job froze.
+    snapshot_scopes: dict[Any, tuple[str, int]] = field(default_factory=dict)
 
 
 CELL = ("owner_id", "team_id")
@@ -349,16 +361,45 @@ def _cycle_of_wins_now(grouping: _Grouping, firsts: list[dt.datetime], until: dt
     return _grouped(wins, grouping.key, **_cycle_aggregates(F("cycle_days"), firsts))
 
 
-def _won_to_date_now(grouping: _Grouping, until: dt.datetime) -> dict:
-    wins = WonDeal.objects.filter(
-        grouping.deal_filter, closed_at__lt=until, company_id__isnull=False
+def _customers_now(scope_sets: list[_ScopeSet], until: dt.datetime) -> list[dict[Any, dict]]:
+    """Each key's customers and their revenue to `until`: the scope's totals to now
+    (ScopeCustomers) less the first wins and the won cents from `until` on, so only the
+    rows after the moment are read (none for a period to today)."""
+    # Both read every scope (a row per rep and team, whatever the number of deals): the
+    # planner cannot tell how many first wins a scope has, and the moment bounds the rest.
+    totals = {
+        (k, i): [n, cents]
+        for k, i, n, cents in ScopeCustomers.objects.values_list(
+            "scope_kind", "scope_id", "customers", "revenue_cents"
+        )
+    }
+    later = (
+        CustomerFirstWin.objects.filter(first_won_at__gte=until)
+        .values("scope_kind", "scope_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("scope_kind", "scope_id", "n")
     )
-    return _grouped(
-        wins,
-        grouping.key,
-        customer_revenue_cents=Sum("amount_cents"),
-        customers=Count("company_id", distinct=True),
-    )
+    for kind, scope_id, n in later:
+        totals.setdefault((kind, scope_id), [0, 0])[0] -= n
+    result = []
+    for scope_set in scope_sets:
+        cents_later: dict[Any, int] = defaultdict(int)
+        for grouping in scope_set.groupings:
+            wins = WonDeal.objects.filter(
+                grouping.deal_filter, closed_at__gte=until, company_id__isnull=False
+            )
+            for key, values in _grouped(wins, grouping.key, cents=Sum("amount_cents")).items():
+                cents_later[key] += values["cents"] or 0
+        parts = {}
+        for key, scope in scope_set.snapshot_scopes.items():
+            customers, cents = totals.get(scope, (0, 0))
+            parts[key] = {
+                "customers": customers,
+                "customer_revenue_cents": cents - cents_later.get(key, 0),
+            }
+        result.append(parts)
+    return result
 
 
 def _revenue_targets(
@@ -517,11 +558,13 @@ def _compute_periods(
         base = reduce(operator.or_, (scope_set.base for scope_set in scope_sets))
     cells = _Grouping(base, base, CELL)
     live = live and summary.readable(as_of)
+    frozen = None
     if live:
-        families = [
-            _days_in_period(base, firsts, until),
-            _open_now(base) if until == as_of else _open_at(cells, until),
-        ]
+        families = [_days_in_period(base, firsts, until)]
+        if until == as_of:
+            families.append(_open_now(base))
+        elif (frozen := _frozen_pipeline(scope_sets, until)) is None:
+            families.append(_open_at(cells, until))
     else:
         families = [
             _closed_in_period(cells, firsts, until),
@@ -535,35 +578,91 @@ def _compute_periods(
                 for key in scope_set.keys_of(owner_id, team_id):
                     for name, value in values.items():
                         add(result, key, name, value)
-    for scope_set, result in zip(scope_sets, merged, strict=True):
+    for pipelines, result in zip(frozen or [{} for _ in merged], merged, strict=True):
+        for key, values in pipelines.items():
+            for name, value in values.items():
+                add(result, key, name, value)
+    customers = _customers_now(scope_sets, until) if live else None
+    for i, (scope_set, result) in enumerate(zip(scope_sets, merged, strict=True)):
+        families = [customers[i]] if customers is not None else []
         for grouping in scope_set.groupings:
-            for family in (
-                (_cycle_of_wins_now if live else _cycle_of_wins)(grouping, firsts, until),
-                (_won_to_date_now if live else _won_to_date)(grouping, until),
-            ):
-                for key, values in family.items():
-                    for name, value in values.items():
-                        part, periods = periods_of(result, name)
-                        for period in periods:
-                            period[key][part] = value
+            families.append(
+                (_cycle_of_wins_now if live else _cycle_of_wins)(grouping, firsts, until)
+            )
+            if not live:
+                families.append(_won_to_date(grouping, until))
+        for family in families:
+            for key, values in family.items():
+                for name, value in values.items():
+                    part, periods = periods_of(result, name)
+                    for period in periods:
+                        period[key][part] = value
     return merged
+
+
+def _frozen_pipeline(
+    scope_sets: list[_ScopeSet], moment: dt.datetime
+) -> list[dict[Any, dict[str, int]]] | None:
+    """The open pipeline at `moment`, a day's end before now, as the nightly snapshot of
+    that day froze it, per scope set and key; None unless every key has its snapshot.
+
+    A closed period's pipeline is a moment's figure: the nightly job freezes it, and the
+    pages read it back rather than replay every deal's stage history (0.5 s at 1M deals).
+    Edits made later to the deals of that moment do not rewrite it; a re-snapshot of the
+    day (snapshot_kpis --date) does (docs/performance.md, "The summary layer")."""
+    day = _last_day(moment)
+    if end_of_day(day) != moment:
+        return None
+    wanted = {scope for s in scope_sets for scope in s.snapshot_scopes.values()}
+    if not wanted or any(not s.snapshot_scopes for s in scope_sets):
+        return None
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for kind, scope_id in wanted:
+        by_kind[kind].append(scope_id)
+    rows = KPISnapshot.objects.filter(
+        reduce(
+            operator.or_,
+            (Q(scope_kind=kind, scope_id__in=ids) for kind, ids in by_kind.items()),
+        ),
+        date=day,
+        period_kind=PeriodKind.MONTH,
+    ).values_list("scope_kind", "scope_id", "open_deals", "pipeline_value", "weighted_pipeline")
+    found = {
+        (kind, scope_id): {
+            "open_deals": n,
+            "pipeline_value_cents": int(pipeline * 100),
+            "weighted_pipeline_cent_percent": int(weighted * 10000),
+        }
+        for kind, scope_id, n, pipeline, weighted in rows
+    }
+    if len(found) < len(wanted):
+        return None
+    return [{key: found[scope] for key, scope in s.snapshot_scopes.items()} for s in scope_sets]
 
 
 def _scope_set(kind: ScopeKind, scope_id: int | None) -> _ScopeSet:
     if kind == "org":
-        return _ScopeSet([_Grouping(Q(), Q())], Q(), lambda owner, team: (None,))
+        return _ScopeSet(
+            [_Grouping(Q(), Q())],
+            Q(),
+            lambda owner, team: (None,),
+            snapshot_scopes={None: (SnapshotScope.ORG, 0)},
+        )
+    assert scope_id is not None
     if kind == "user":
         return _ScopeSet(
             [_scope_grouping(kind, scope_id)],
             Q(owner_id=scope_id),
             lambda owner, team: (None,) if owner == scope_id else (),
             few=True,
+            snapshot_scopes={None: (SnapshotScope.USER, scope_id)},
         )
     tree = team_tree_ids(root_ids=[scope_id])
     return _ScopeSet(
         [_Grouping(Q(team_id__in=tree), Q(team_id__in=tree))],
         Q(team_id__in=tree),
         lambda owner, team: (None,) if team in tree else (),
+        snapshot_scopes={None: (SnapshotScope.TEAM, scope_id)},
     )
 
 
@@ -574,15 +673,17 @@ def _users_set(user_ids: list[int]) -> _ScopeSet:
         Q(owner_id__in=user_ids),
         lambda owner, team: (owner,) if owner in ids else (),
         few=len(ids) <= FEW_REPS,
+        snapshot_scopes={uid: (SnapshotScope.USER, uid) for uid in ids},
     )
 
 
 def _teams_set(parent: dict[int, int | None]) -> _ScopeSet:
-    chains = _chains(parent)
+    chains = team_chains(parent)
     return _ScopeSet(
         _team_level_groupings(parent),
         Q(team_id__in=list(parent)),
         lambda owner, team: chains.get(team, ()) if team is not None else (),
+        snapshot_scopes={tid: (SnapshotScope.TEAM, tid) for tid in parent},
     )
 
 

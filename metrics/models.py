@@ -222,7 +222,10 @@ class WonDeal(models.Model):
     amount_cents = models.BigIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["closed_at", "owner_id", "team_id"])]
+        indexes = [
+            models.Index(fields=["closed_at", "owner_id", "team_id"]),
+            models.Index(fields=["company_id"]),
+        ]
 
     def __str__(self) -> str:
         return f"deal {self.deal_id}"
@@ -246,6 +249,54 @@ class FunnelDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} owner {self.owner_id} team {self.team_id} furthest {self.furthest}"
+
+
+class CustomerFirstWin(models.Model):
+    """When a company first became a customer of a scope (a rep, a team with its
+    sub-teams, the organisation: KPISnapshot's scope kinds): its first won deal there.
+    Distinct customers to a moment do not add up across reps or days; counting these rows
+    does, and only the rows after the moment need reading (ScopeCustomers holds the
+    totals)."""
+
+    scope_kind = models.CharField(max_length=8)
+    scope_id = models.PositiveBigIntegerField()
+    company_id = models.IntegerField()
+    first_won_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_kind", "scope_id", "company_id"],
+                name="%(app_label)s_%(class)s_once_per_scope",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["first_won_at", "scope_kind", "scope_id"]),
+            models.Index(fields=["company_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_kind} {self.scope_id} company {self.company_id}"
+
+
+class ScopeCustomers(models.Model):
+    """Each scope's customers and their won revenue (deals with a company) to now: the
+    customer lifetime value's parts. A moment before now subtracts what came after it."""
+
+    scope_kind = models.CharField(max_length=8)
+    scope_id = models.PositiveBigIntegerField()
+    customers = models.PositiveIntegerField(default=0)
+    revenue_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_kind", "scope_id"], name="%(app_label)s_%(class)s_one_per_scope"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_kind} {self.scope_id}"
 
 
 class SummaryChange(models.Model):

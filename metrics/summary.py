@@ -21,21 +21,31 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.signals import post_save
 from django.utils import timezone
 
+from accounts.models import Team
 from periods.calendar import day_bounds
 from periods.durations import WallClockDays
 from pipeline.choices import StageKind
 from pipeline.models import Deal, Lead
 
 from .aggregates import Cents
-from .models import DayFigures, FunnelDay, OpenDeals, SummaryChange, WonDeal
+from .models import (
+    CustomerFirstWin,
+    DayFigures,
+    FunnelDay,
+    OpenDeals,
+    ScopeCustomers,
+    SummaryChange,
+    WonDeal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -364,6 +374,187 @@ def _write_won(fresh: dict[int, dict[str, Any]], deal_ids: list[int] | None) -> 
     )
 
 
+# --- Customers: first wins per scope, and each scope's totals ----------------------------
+
+_Scope = tuple[str, int]
+_FirstKey = tuple[str, int, int]  # scope kind, scope id, company
+_WON_COLUMNS = ["owner_id", "team_id", "company_id", "closed_at", "amount_cents"]
+
+
+def _team_chains() -> dict[int, list[int]]:
+    from .kpis import team_chains  # kpis reads this module
+
+    return team_chains(dict(Team.objects.values_list("id", "parent_id")))
+
+
+def _scopes_of(owner_id: int, team_id: int | None, chains: dict[int, list[int]]) -> list[_Scope]:
+    """The scopes a deal counts in: the organisation, its owner, its team and the team's
+    ancestors (a team's figures include its sub-teams)."""
+    scopes: list[_Scope] = [("org", 0), ("user", owner_id)]
+    if team_id is not None:
+        scopes += [("team", t) for t in chains.get(team_id, [team_id])]
+    return scopes
+
+
+def _first_wins(rows: Iterable[dict[str, Any]], chains) -> dict[_FirstKey, dt.datetime]:
+    first: dict[_FirstKey, dt.datetime] = {}
+    for row in rows:
+        if row["company_id"] is None:
+            continue
+        for kind, scope_id in _scopes_of(row["owner_id"], row["team_id"], chains):
+            key = (kind, scope_id, row["company_id"])
+            if key not in first or row["closed_at"] < first[key]:
+                first[key] = row["closed_at"]
+    return first
+
+
+def _customer_cents(rows: Iterable[dict[str, Any]], chains) -> dict[_Scope, int]:
+    cents: dict[_Scope, int] = defaultdict(int)
+    for row in rows:
+        if row["company_id"] is not None:
+            for scope in _scopes_of(row["owner_id"], row["team_id"], chains):
+                cents[scope] += row["amount_cents"]
+    return cents
+
+
+def _scope_totals(won: Iterable[dict[str, Any]], chains) -> dict[_Scope, tuple[int, int]]:
+    rows = list(won)
+    customers: dict[_Scope, int] = defaultdict(int)
+    for kind, scope_id, _ in _first_wins(rows, chains):
+        customers[(kind, scope_id)] += 1
+    cents = _customer_cents(rows, chains)
+    return {scope: (customers.get(scope, 0), cents.get(scope, 0)) for scope in customers | cents}
+
+
+def _stored_customers() -> tuple[dict[_FirstKey, dt.datetime], dict[_Scope, tuple[int, int]]]:
+    firsts = {
+        (k, s, c): at
+        for k, s, c, at in CustomerFirstWin.objects.values_list(
+            "scope_kind", "scope_id", "company_id", "first_won_at"
+        )
+    }
+    totals = {
+        (k, s): (n, cents)
+        for k, s, n, cents in ScopeCustomers.objects.values_list(
+            "scope_kind", "scope_id", "customers", "revenue_cents"
+        )
+    }
+    return firsts, totals
+
+
+def _write_firsts(firsts: dict[_FirstKey, dt.datetime], companies: list[int] | None) -> None:
+    stale = CustomerFirstWin.objects.all()
+    if companies is not None:
+        stale = stale.filter(company_id__in=companies)
+    stale.delete()
+    CustomerFirstWin.objects.bulk_create(
+        [
+            CustomerFirstWin(scope_kind=k, scope_id=s, company_id=c, first_won_at=at)
+            for (k, s, c), at in firsts.items()
+        ],
+        batch_size=5000,
+    )
+
+
+def _write_totals(totals: dict[_Scope, tuple[int, int]]) -> None:
+    ScopeCustomers.objects.all().delete()
+    ScopeCustomers.objects.bulk_create(
+        [
+            ScopeCustomers(scope_kind=k, scope_id=s, customers=n, revenue_cents=cents)
+            for (k, s), (n, cents) in totals.items()
+            if n or cents
+        ],
+        batch_size=5000,
+    )
+
+
+def _add_to_totals(deltas: dict[_Scope, list[int]]) -> None:
+    """Add (customers, cents) deltas to the scopes' totals, under the drain's lock."""
+    deltas = {scope: d for scope, d in deltas.items() if any(d)}
+    if not deltas:
+        return
+    existing = {
+        (row.scope_kind, row.scope_id): row
+        for row in ScopeCustomers.objects.filter(
+            _any_of(deltas, lambda kind, scope_id: Q(scope_kind=kind, scope_id=scope_id))
+        )
+    }
+    changed, new = [], []
+    for (kind, scope_id), (customers, cents) in deltas.items():
+        if (row := existing.get((kind, scope_id))) is None:
+            new.append(ScopeCustomers(scope_kind=kind, scope_id=scope_id))
+            row = new[-1]
+        else:
+            changed.append(row)
+        row.customers += customers
+        row.revenue_cents += cents
+    ScopeCustomers.objects.bulk_update(changed, ["customers", "revenue_cents"])
+    ScopeCustomers.objects.bulk_create(new)
+
+
+def _update_customers(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]]) -> None:
+    """After the won deals old_won became new_won: recompute the first wins of their
+    companies and move each scope's totals by the difference."""
+    companies = sorted({r["company_id"] for r in old_won + new_won if r["company_id"] is not None})
+    chains = _team_chains()
+    deltas: dict[_Scope, list[int]] = defaultdict(lambda: [0, 0])
+    for scope, cents in _customer_cents(new_won, chains).items():
+        deltas[scope][1] += cents
+    for scope, cents in _customer_cents(old_won, chains).items():
+        deltas[scope][1] -= cents
+    if companies:
+        before = CustomerFirstWin.objects.filter(company_id__in=companies)
+        for kind, scope_id in before.values_list("scope_kind", "scope_id"):
+            deltas[(kind, scope_id)][0] -= 1
+        rows = WonDeal.objects.filter(company_id__in=companies).values(*_WON_COLUMNS)
+        firsts = _first_wins(rows, chains)
+        for kind, scope_id, _ in firsts:
+            deltas[(kind, scope_id)][0] += 1
+        _write_firsts(firsts, companies)
+    _add_to_totals(deltas)
+
+
+def rebuild_customers() -> int:
+    """Recompute the customer tables: a team's scope depends on the team tree."""
+    with transaction.atomic():
+        _lock()
+        return _rebuild_customers(_won_rows(None))
+
+
+def _rebuild_customers(fresh_won: dict[int, dict[str, Any]]) -> int:
+    chains = _team_chains()
+    fresh_firsts = _first_wins(fresh_won.values(), chains)
+    fresh_totals = _scope_totals(fresh_won.values(), chains)
+    stored_firsts, stored_totals = _stored_customers()
+    differing = _differing(stored_firsts, fresh_firsts)
+    if differing:
+        _write_firsts(fresh_firsts, None)
+    fresh_totals = {scope: t for scope, t in fresh_totals.items() if any(t)}
+    differing_totals = _differing(stored_totals, fresh_totals)
+    if differing_totals:
+        _write_totals(fresh_totals)
+    return differing + differing_totals
+
+
+def remember_team_parent(sender: Any, instance: Team, **kwargs: Any) -> None:
+    """pre_save of a team: note its parent, to know after the save if the tree moved."""
+    instance._summary_parent = (  # type: ignore[attr-defined]
+        Team.objects.filter(pk=instance.pk).values_list("parent_id", flat=True).first()
+        if instance.pk
+        else None
+    )
+
+
+def schedule_customers_rebuild(sender: Any, instance: Team, **kwargs: Any) -> None:
+    """post_save / post_delete of a team: a team's customers are its sub-teams' too, so a
+    moved or deleted team rebuilds the customer tables on commit (a new one has no deals)."""
+    if kwargs.get("signal") is post_save and (
+        kwargs.get("created") or getattr(instance, "_summary_parent", None) == instance.parent_id
+    ):
+        return
+    transaction.on_commit(rebuild_customers)
+
+
 # --- Drain, rebuild, check ----------------------------------------------------------------
 
 
@@ -375,10 +566,13 @@ class Drift:
     open_deals: int
     won_deals: int
     funnel_days: int = 0
+    customers: int = 0
 
     @property
     def total(self) -> int:
-        return self.day_figures + self.open_deals + self.won_deals + self.funnel_days
+        return (
+            self.day_figures + self.open_deals + self.won_deals + self.funnel_days + self.customers
+        )
 
 
 def _lock() -> None:
@@ -452,7 +646,10 @@ def drain() -> int:
         _write_days(_day_rows(days), days)
         _write_funnel(_funnel_rows(days), days)
         _write_open(_open_rows(cells), cells)
-        _write_won(_won_rows(ids), ids)
+        old_won = list(WonDeal.objects.filter(pk__in=ids).values(*_WON_COLUMNS))
+        new_won = _won_rows(ids)
+        _write_won(new_won, ids)
+        _update_customers(old_won, list(new_won.values()))
         return len(changes)
 
 
@@ -532,7 +729,10 @@ def _rebuild() -> Drift:
         _write_won(fresh_won, None)
     if drift.funnel_days:
         _write_funnel(fresh_funnel, None)
-    return drift
+    return replace(drift, customers=_rebuild_customers(fresh_won))
+
+
+_TABLES = [DayFigures, OpenDeals, WonDeal, FunnelDay, CustomerFirstWin, ScopeCustomers]
 
 
 def rebuild() -> Drift:
@@ -542,6 +742,11 @@ def rebuild() -> Drift:
         _lock()
         _take_changes()
         drift = _rebuild()
+        if drift.total and connection.vendor == "postgresql":
+            # Fresh statistics for the planner after rewriting whole tables.
+            with connection.cursor() as cursor:
+                for model in _TABLES:
+                    cursor.execute(f"ANALYZE {model._meta.db_table}")
     if drift.total:
         logger.warning("summary drift repaired: %s", drift)
     return drift

@@ -196,7 +196,8 @@ def test_the_rebuild_command_reports_drift(org):
     summary.drain()
     out = StringIO()
     call_command("rebuild_summary", "--check", stdout=out)
-    assert "0 day rows, 0 open-pipeline rows, 0 won deals, 0 funnel rows (none)" in out.getvalue()
+    expected = "0 day rows, 0 open-pipeline rows, 0 won deals, 0 funnel rows, 0 customer rows"
+    assert f"{expected} (none)" in out.getvalue()
     OpenDeals.objects.all().delete()
     with pytest.raises(CommandError):
         call_command("rebuild_summary", "--check", stdout=StringIO())
@@ -235,4 +236,63 @@ def test_reordering_the_stages_rebuilds_the_funnel(org, django_capture_on_commit
             stage.save()
     after = set(FunnelDay.objects.values_list("furthest", flat=True))
     assert after == {furthest + 10 for furthest in before}
+    assert_live_equals_fresh(org)
+
+
+def test_a_closed_periods_pipeline_is_the_one_the_nightly_job_froze(org):
+    from metrics.services import kpi_snapshot_create
+
+    summary.drain()
+    now = timezone.now()
+    q1 = {"start": dt.date(2026, 1, 1), "end": dt.date(2026, 3, 31), "as_of": now}
+    fresh = kpis_for_scope(kind="team", scope_id=org.region.pk, **q1)
+    kpi_snapshot_create(day=dt.date(2026, 3, 31))
+    # Frozen, with nothing changed since: the same figures as replaying the history.
+    for kind, scope_id in [("org", None), ("team", org.region.pk), ("user", org.a1.pk)]:
+        frozen = kpis_for_scope(kind=kind, scope_id=scope_id, **q1, live=True)
+        assert frozen == kpis_for_scope(kind=kind, scope_id=scope_id, **q1), kind
+    assert kpis_by_team(**q1, live=True) == kpis_by_team(**q1)
+    users = [org.a1.pk, org.a2.pk, org.b1.pk]
+    assert kpis_by_user(user_ids=users, **q1, live=True) == kpis_by_user(user_ids=users, **q1)
+    # An amount edited later changes the replay, not the frozen pipeline of 31 March.
+    open_then = Deal.objects.filter(team__in=[org.team_a, org.team_b], closed_at__isnull=True)
+    open_then.filter(created_at__lt=at(4, 1)).update(amount=Decimal("1.00"))
+    live = kpis_for_scope(kind="team", scope_id=org.region.pk, **q1, live=True)
+    assert live.pipeline_value == fresh.pipeline_value
+    assert live.weighted_pipeline == fresh.weighted_pipeline
+    replayed = kpis_for_scope(kind="team", scope_id=org.region.pk, **q1)
+    assert replayed.pipeline_value != fresh.pipeline_value
+
+
+def test_customers_count_once_per_scope_and_follow_the_team_tree(
+    org, django_capture_on_commit_callbacks
+):
+    from metrics.models import ScopeCustomers
+
+    summary.drain()
+    won = default_stage("Won")
+    now = timezone.now()
+    company = CompanyFactory(name="Shared customer")
+    with django_capture_on_commit_callbacks(execute=True):
+        # One company buys from a rep of each team: a customer of each rep and team, and
+        # one customer of the region and of the organisation.
+        for rep in (org.a1, org.b1):
+            DealFactory(
+                owner=rep,
+                company=company,
+                stage=won,
+                amount=Decimal("100.00"),
+                created_at=now - dt.timedelta(days=2),
+                closed_at=now - dt.timedelta(days=1),
+            )
+    assert_live_equals_fresh(org)
+    org_before = ScopeCustomers.objects.get(scope_kind="org", scope_id=0).customers
+    with django_capture_on_commit_callbacks(execute=True):
+        Deal.objects.filter(company=company, owner=org.b1).delete()
+    assert ScopeCustomers.objects.get(scope_kind="org", scope_id=0).customers == org_before
+    assert_live_equals_fresh(org)
+    # Team B moves out of the region: the region's customers are rebuilt on commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        org.team_b.parent = None
+        org.team_b.save()
     assert_live_equals_fresh(org)

@@ -18,7 +18,8 @@ class Command(BaseCommand):
         drift = summary.rebuild()
         self.stdout.write(
             f"summary drift: {drift.day_figures} day rows, {drift.open_deals} open-pipeline "
-            f"rows, {drift.won_deals} won deals, {drift.funnel_days} funnel rows "
+            f"rows, {drift.won_deals} won deals, {drift.funnel_days} funnel rows, "
+            f"{drift.customers} customer rows "
             f"({'repaired' if drift.total else 'none'})"
         )
         if check and drift.total:
