@@ -38,6 +38,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from accounts.models import Team
 from accounts.selectors import team_tree_ids
@@ -258,16 +259,7 @@ def _created_in_period(
 
 
 def _open_at(grouping: _Grouping, moment: dt.datetime) -> dict:
-    # The stage a deal was in at `moment` is where its first later move started from;
-    # a deal that has not moved since is still in its current stage.
-    probability_then = Coalesce(
-        Subquery(
-            StageChange.objects.filter(deal=OuterRef("pk"), changed_at__gte=moment)
-            .order_by("changed_at", "id")
-            .values("from_stage__probability")[:1]
-        ),
-        F("stage__probability"),
-    )
+    probability_then = _probability_then(moment)
     deals = Deal.objects.filter(grouping.deal_filter, created_at__lt=moment).filter(
         Q(closed_at__isnull=True) | Q(closed_at__gte=moment)
     )
@@ -352,6 +344,83 @@ def _open_now(base: Q) -> dict:
             )
         ),
     )
+
+
+def _probability_then(moment: dt.datetime):
+    # The stage a deal was in at `moment` is where its first later move started from; a
+    # deal that has not moved since is still in its current stage.
+    return Coalesce(
+        Subquery(
+            StageChange.objects.filter(deal=OuterRef("pk"), changed_at__gte=moment)
+            .order_by("changed_at", "id")
+            .values("from_stage__probability")[:1]
+        ),
+        F("stage__probability"),
+    )
+
+
+def _pipeline_since(base: Q, moment: dt.datetime) -> list[dict]:
+    """What turns the open pipeline now (_open_now) into the one open at `moment`, from
+    the deals with an event since: less the deals created since and open now; plus those
+    created before and closed since (weighted by their stage then); and, for the deals
+    open at both moments that moved since, their weight then instead of now. Every other
+    deal was open at both or at neither, in the same stage."""
+    created_since = Deal.objects.filter(base, created_at__gte=moment, closed_at__isnull=True)
+    closed_since = Deal.objects.filter(base, created_at__lt=moment, closed_at__gte=moment)
+    moved = StageChange.objects.filter(changed_at__gte=moment).values("deal_id")
+    moved_since = Deal.objects.filter(
+        base, created_at__lt=moment, closed_at__isnull=True, pk__in=moved
+    )
+    now_weight = _cent_percent(F("stage__probability"))
+    then_weight = _cent_percent(_probability_then(moment))
+    return [
+        _grouped(
+            created_since,
+            CELL,
+            open_deals=-Count("id"),
+            pipeline_value_cents=-Sum(Cents("amount")),
+            weighted_pipeline_cent_percent=-Sum(now_weight),
+        ),
+        _grouped(
+            closed_since,
+            CELL,
+            open_deals=Count("id"),
+            pipeline_value_cents=Sum(Cents("amount")),
+            weighted_pipeline_cent_percent=Sum(then_weight),
+        ),
+        _grouped(
+            moved_since, CELL, weighted_pipeline_cent_percent=Sum(then_weight) - Sum(now_weight)
+        ),
+    ]
+
+
+def _won_after(
+    base: Q, firsts: list[dt.datetime], until: dt.datetime, as_of: dt.datetime
+) -> list[dict]:
+    """The cohort parts the summary counts as won now but were not won by `as_of`: the
+    deals created in the period won after it, and the leads whose only wins came after."""
+    won_after = Deal.objects.filter(stage__kind=StageKind.WON, closed_at__gte=as_of)
+    deals = won_after.filter(base, created_at__gte=min(firsts), created_at__lt=until)
+    won_before = Deal.objects.filter(
+        stage__kind=StageKind.WON, closed_at__lt=as_of, lead_id=OuterRef("pk")
+    )
+    leads = Lead.objects.filter(
+        base,
+        created_at__gte=min(firsts),
+        created_at__lt=until,
+        pk__in=won_after.filter(lead_id__isnull=False).values("lead_id"),
+    ).exclude(Exists(won_before))
+    since = _since("created_at", firsts)
+    return [
+        _grouped(
+            deals,
+            CELL,
+            **{f"opportunities_won__{i}": -Count("id", filter=q) for i, q in enumerate(since)},
+        ),
+        _grouped(
+            leads, CELL, **{f"leads_won__{i}": -Count("id", filter=q) for i, q in enumerate(since)}
+        ),
+    ]
 
 
 def _cycle_of_wins_now(grouping: _Grouping, firsts: list[dt.datetime], until: dt.datetime):
@@ -532,12 +601,16 @@ def _compute_periods(
     end: dt.date,
     as_of: dt.datetime,
     live: bool = False,
+    settled: bool = False,
 ) -> list[list[dict[Any, dict[str, Any]]]]:
     """The parts of the KPIs of start..end for each of `starts` (one end), per scope set:
     result[set][start][scope key]. Each family is one query for all the starts; the
     families of a moment (the open pipeline, the won-to-date customers), which depend on
     the end only, are computed once. `live`: as_of is now, so the summary tables give the
-    same parts (the open pipeline of a moment before now still comes from the history)."""
+    same parts (the open pipeline of a moment before now still comes from the history).
+    `settled`: any as_of (the nightly snapshot of a day): the summary's figures, less what
+    happened after as_of, read from the few rows changed since; as exact as the raw rows.
+    """
     after = period_bounds(end, end)[1]
     until = min(after, as_of)
     firsts = [period_bounds(start, end)[0] for start in starts]
@@ -557,14 +630,25 @@ def _compute_periods(
     if all(scope_set.base != Q() for scope_set in scope_sets):
         base = reduce(operator.or_, (scope_set.base for scope_set in scope_sets))
     cells = _Grouping(base, base, CELL)
-    live = live and summary.readable(as_of)
+    now = timezone.now()
+    if settled:
+        # The summary is as of now: a past as_of needs the day totals to end at a day's
+        # end (or now), and the events after as_of taken back (_since_moment, _won_after).
+        settled = summary.readable(now) and (until >= now or until == end_of_day(_last_day(until)))
+    live = (live and summary.readable(as_of)) or settled
     frozen = None
     if live:
         families = [_days_in_period(base, firsts, until)]
-        if until == as_of:
+        if until == as_of and (not settled or until >= now):
             families.append(_open_now(base))
-        elif (frozen := _frozen_pipeline(scope_sets, until)) is None:
+        elif not settled and (frozen := _frozen_pipeline(scope_sets, until)) is not None:
+            pass
+        elif settled:
+            families += [_open_now(base), *_pipeline_since(base, until)]
+        else:
             families.append(_open_at(cells, until))
+        if settled and as_of < now:
+            families += _won_after(base, firsts, until, as_of)
     else:
         families = [
             _closed_in_period(cells, firsts, until),
@@ -696,11 +780,12 @@ def kpis_for_scope(
     as_of: dt.datetime,
     period: str | None = None,
     live: bool = False,
+    settled: bool = False,
 ) -> KPIs:
     """Every KPI for one user, one team with all its sub-teams, or the organisation.
     `period` names the calendar period whose target applies (see target_for_range).
     `live=True` says as_of is now: the figures come from the summary tables (the same)."""
-    return _scope_kpis(kind, scope_id, [(start, period)], end, as_of, live=live)[0]
+    return _scope_kpis(kind, scope_id, [(start, period)], end, as_of, live=live, settled=settled)[0]
 
 
 def kpis_by_user(
@@ -711,9 +796,10 @@ def kpis_by_user(
     as_of: dt.datetime,
     period: str | None = None,
     live: bool = False,
+    settled: bool = False,
 ) -> dict[int, KPIs]:
     """KPIs of every given user (zeros and nulls for users with no activity)."""
-    return _user_kpis(list(user_ids), [(start, period)], end, as_of, live=live)[0]
+    return _user_kpis(list(user_ids), [(start, period)], end, as_of, live=live, settled=settled)[0]
 
 
 def kpis_by_team(
@@ -724,10 +810,11 @@ def kpis_by_team(
     period: str | None = None,
     root_ids: Iterable[int] | None = None,
     live: bool = False,
+    settled: bool = False,
 ) -> dict[int, KPIs]:
     """KPIs of every team, each including all its sub-teams; with `root_ids`, only of those
     teams and the teams below them (a region's page reads its own tree, not the org's)."""
-    return _team_kpis([(start, period)], end, as_of, root_ids, live=live)[0]
+    return _team_kpis([(start, period)], end, as_of, root_ids, live=live, settled=settled)[0]
 
 
 @dataclass(frozen=True)
@@ -741,7 +828,9 @@ class PeriodsToDate:
     users: dict[str, dict[int, KPIs]]
 
 
-def kpis_to_date(*, day: dt.date, user_ids: Iterable[int], as_of: dt.datetime) -> PeriodsToDate:
+def kpis_to_date(
+    *, day: dt.date, user_ids: Iterable[int], as_of: dt.datetime, settled: bool = False
+) -> PeriodsToDate:
     """Every scope's KPIs for each period kind to `day`: the same figures as kpis_for_scope,
     kpis_by_team and kpis_by_user called per kind (with period=kind), in a third of the
     queries: the kinds share one end, so each family is one query for all of them."""
@@ -754,6 +843,7 @@ def kpis_to_date(*, day: dt.date, user_ids: Iterable[int], as_of: dt.datetime) -
         [start for start, _ in ranges],
         day,
         as_of,
+        settled=settled,
     )
     org = _scope_kpis("org", None, ranges, day, as_of, org_parts)
     teams = _team_kpis(ranges, day, as_of, parts=team_parts, parent=parent)
@@ -779,10 +869,11 @@ def _scope_kpis(
     as_of: dt.datetime,
     parts: _Parts | None = None,
     live: bool = False,
+    settled: bool = False,
 ) -> list[KPIs]:
     if parts is None:
         starts = [start for start, _ in ranges]
-        parts = _compute_periods([_scope_set(kind, scope_id)], starts, end, as_of, live)[0]
+        parts = _compute_periods([_scope_set(kind, scope_id)], starts, end, as_of, live, settled)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         if kind == "user":
@@ -811,10 +902,11 @@ def _user_kpis(
     as_of: dt.datetime,
     parts: _Parts | None = None,
     live: bool = False,
+    settled: bool = False,
 ) -> list[dict[int, KPIs]]:
     if parts is None:
         starts = [start for start, _ in ranges]
-        parts = _compute_periods([_users_set(user_ids)], starts, end, as_of, live)[0]
+        parts = _compute_periods([_users_set(user_ids)], starts, end, as_of, live, settled)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         targets = _revenue_targets("user_id", start, end, Q(user_id__in=user_ids), period)
@@ -830,6 +922,7 @@ def _team_kpis(
     parts: _Parts | None = None,
     parent: dict[int, int | None] | None = None,
     live: bool = False,
+    settled: bool = False,
 ) -> list[dict[int, KPIs]]:
     if parent is None:
         parent = dict(Team.objects.values_list("id", "parent_id"))
@@ -838,7 +931,7 @@ def _team_kpis(
         parent = {tid: (pid if pid in tree else None) for tid, pid in parent.items() if tid in tree}
     if parts is None:
         starts = [start for start, _ in ranges]
-        parts = _compute_periods([_teams_set(parent)], starts, end, as_of, live)[0]
+        parts = _compute_periods([_teams_set(parent)], starts, end, as_of, live, settled)[0]
     result = []
     for (start, period), merged in zip(ranges, parts, strict=True):
         targets = _revenue_targets("team_id", start, end, Q(team_id__in=list(parent)), period)

@@ -46,7 +46,7 @@ def _snapshot_row(
 
 def _snapshot_rows(day: dt.date, computed_at: dt.datetime) -> Iterator[KPISnapshot]:
     user_ids = list(User.objects.order_by("pk").values_list("pk", flat=True))
-    to_date = kpis_to_date(day=day, user_ids=user_ids, as_of=end_of_day(day))
+    to_date = kpis_to_date(day=day, user_ids=user_ids, as_of=end_of_day(day), settled=True)
     for kind in PeriodKind.values:
         scopes: list[tuple[str, int, KPIs]] = [(ScopeKind.ORG, 0, to_date.org[kind])]
         scopes += [(ScopeKind.TEAM, tid, kpis) for tid, kpis in sorted(to_date.teams[kind].items())]
@@ -107,17 +107,27 @@ def _part_scopes(day: dt.date, kind: str, root_id: int | None) -> Iterator[tuple
             ScopeKind.ORG,
             0,
             kpis_for_scope(
-                kind="org", scope_id=None, start=start, end=day, as_of=as_of, period=kind
+                kind="org",
+                scope_id=None,
+                start=start,
+                end=day,
+                as_of=as_of,
+                period=kind,
+                settled=True,
             ),
         )
         members = User.objects.filter(team__isnull=True)
     else:
-        teams = kpis_by_team(start=start, end=day, as_of=as_of, period=kind, root_ids=[root_id])
+        teams = kpis_by_team(
+            start=start, end=day, as_of=as_of, period=kind, root_ids=[root_id], settled=True
+        )
         for team_id, kpis in sorted(teams.items()):
             yield ScopeKind.TEAM, team_id, kpis
         members = User.objects.filter(team_id__in=list(teams))
     user_ids = list(members.order_by("pk").values_list("pk", flat=True))
-    users = kpis_by_user(user_ids=user_ids, start=start, end=day, as_of=as_of, period=kind)
+    users = kpis_by_user(
+        user_ids=user_ids, start=start, end=day, as_of=as_of, period=kind, settled=True
+    )
     for user_id, kpis in sorted(users.items()):
         yield ScopeKind.USER, user_id, kpis
 

@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Team
-from metrics.kpis import _chains, end_of_day, period_bounds
+from metrics.kpis import end_of_day, period_bounds, team_chains
 from metrics.services import _snapshot_rows
 from periods.calendar import period_start
 
@@ -127,7 +127,7 @@ def snapshot_floor(day: dt.date) -> dict[tuple[str, int, str], dict[str, Any]]:
         **{f"first_{i}": first for i, first in enumerate(firsts)},
     }
     parent = dict(Team.objects.values_list("id", "parent_id"))
-    chains = _chains(parent)
+    chains = team_chains(parent)
     parts: dict[tuple[str, int, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE IF NOT EXISTS ancestors (team_id int, ancestor int)")

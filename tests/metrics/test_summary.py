@@ -296,3 +296,55 @@ def test_customers_count_once_per_scope_and_follow_the_team_tree(
         org.team_b.parent = None
         org.team_b.save()
     assert_live_equals_fresh(org)
+
+
+def test_a_snapshot_of_any_past_day_from_the_summary_equals_the_replay(org, monkeypatch):
+    from metrics import kpis
+    from metrics.kpis import kpis_to_date
+    from periods.calendar import end_of_day
+
+    summary.drain()
+    now = timezone.now()
+    # Events after the day: a deal moved, one created and open, one closed, a lead's deal won.
+    moved = Deal.objects.filter(closed_at__isnull=True, owner=org.a1).first()
+    StageChange.objects.create(
+        deal=moved, from_stage=moved.stage, to_stage=default_stage("Negotiation"), changed_at=now
+    )
+    moved.stage = default_stage("Negotiation")
+    moved.save()
+    DealFactory(owner=org.b1, amount=Decimal("70.00"), created_at=now)
+    lead = LeadFactory(owner=org.a2, created_at=at(2, 10))
+    DealFactory(
+        owner=org.a2,
+        lead=lead,
+        stage=default_stage("Won"),
+        amount=Decimal("12.34"),
+        created_at=at(2, 11),
+        closed_at=now,
+    )
+    users = [org.a1.pk, org.a2.pk, org.b1.pk]
+    yesterday = TODAY - dt.timedelta(days=1)
+    raw = {name: getattr(kpis, name) for name in ("_closed_in_period", "_open_at")}
+
+    def summary_only(call):
+        # The settled figures must come from the summary, not from replaying the rows.
+        for name in raw:
+            monkeypatch.setattr(kpis, name, lambda *a, **k: pytest.fail("read the raw rows"))
+        try:
+            return call()
+        finally:
+            for name, function in raw.items():
+                monkeypatch.setattr(kpis, name, function)
+
+    for day in [dt.date(2026, 1, 31), dt.date(2026, 2, 15), dt.date(2026, 3, 31), yesterday, TODAY]:
+        as_of = end_of_day(day)
+        settled = summary_only(
+            lambda: kpis_to_date(day=day, user_ids=users, as_of=as_of, settled=True)  # noqa: B023
+        )
+        assert settled == kpis_to_date(day=day, user_ids=users, as_of=as_of), day
+        window = {"start": dt.date(2026, 1, 1), "end": day, "as_of": as_of}
+        for kind, scope_id in [("org", None), ("team", org.region.pk), ("user", org.a2.pk)]:
+            live = summary_only(
+                lambda: kpis_for_scope(kind=kind, scope_id=scope_id, **window, settled=True)  # noqa: B023
+            )
+            assert live == kpis_for_scope(kind=kind, scope_id=scope_id, **window), (day, kind)
