@@ -1,5 +1,6 @@
 """SQL building blocks the KPIs need that Django lacks, on PostgreSQL and SQLite alike."""
 
+import math
 import statistics
 
 from django.db.backends.signals import connection_created
@@ -22,6 +23,26 @@ class Median(Aggregate):
         clone.function = "SALESPERF_MEDIAN"
         clone.template = "%(function)s(%(distinct)s%(expressions)s)"
         return super(Median, clone).as_sql(compiler, connection, **extra_context)
+
+
+class Mean(Aggregate):
+    """The mean, the same whatever order the rows are summed in: over exact numerics on
+    PostgreSQL, with a correctly rounded sum (math.fsum) on SQLite. A float AVG differs in
+    its last bits between plans (a parallel scan, another index), and a figure computed
+    from the summary must equal the one computed from the raw rows."""
+
+    name = "Mean"
+    function = "AVG"
+    template = "%(function)s(CAST(%(expressions)s AS numeric))"
+    output_field = FloatField()
+    allow_distinct = False
+    empty_result_set_value = None
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        clone = self.copy()
+        clone.function = "SALESPERF_MEAN"
+        clone.template = "%(function)s(%(expressions)s)"
+        return super(Mean, clone).as_sql(compiler, connection, **extra_context)
 
 
 class Cents(Func):
@@ -56,9 +77,15 @@ class _SQLiteMedian:
         return statistics.median(self.values) if self.values else None
 
 
+class _SQLiteMean(_SQLiteMedian):
+    def finalize(self) -> float | None:
+        return math.fsum(self.values) / len(self.values) if self.values else None
+
+
 def register_sqlite(sender, connection, **kwargs) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("SALESPERF_MEDIAN", 1, _SQLiteMedian)
+        connection.connection.create_aggregate("SALESPERF_MEAN", 1, _SQLiteMean)
 
 
 connection_created.connect(register_sqlite, dispatch_uid="metrics.register_sqlite")

@@ -21,7 +21,6 @@ from functools import reduce
 from typing import Any, Literal
 
 from django.db.models import (
-    Avg,
     BigIntegerField,
     Case,
     Count,
@@ -43,7 +42,7 @@ from django.utils import timezone
 from accounts.models import Team
 from accounts.selectors import team_tree_ids
 from metrics import summary
-from metrics.aggregates import Cents, Median
+from metrics.aggregates import Cents, Mean, Median
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.choices import ScopeKind as SnapshotScope
 from metrics.models import (
@@ -236,7 +235,7 @@ def _cycle_aggregates(cycle, firsts: list[dt.datetime]) -> dict[str, Any]:
     aggregates = {}
     for i, since in enumerate(_since("closed_at", firsts)):
         aggregates |= {
-            f"sales_cycle_days_mean__{i}": Avg(cycle, filter=since),
+            f"sales_cycle_days_mean__{i}": Mean(cycle, filter=since),
             f"sales_cycle_days_median__{i}": Median(cycle, filter=since),
         }
     return aggregates
