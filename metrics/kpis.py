@@ -398,11 +398,12 @@ def _won_after(
 ) -> list[dict]:
     """The cohort parts the summary counts as won now but were not won by `as_of`: the
     deals created in the period won after it, and the leads whose only wins came after."""
-    won_after = Deal.objects.filter(stage__kind=StageKind.WON, closed_at__gte=as_of)
+    # The won stages' ids, read first: through a join on the stage's kind PostgreSQL
+    # guesses a few won deals and hashes them all (2.5 s against 0.4 s at 1M deals).
+    won = list(Stage.objects.filter(kind=StageKind.WON).values_list("pk", flat=True))
+    won_after = Deal.objects.filter(stage_id__in=won, closed_at__gte=as_of)
     deals = won_after.filter(base, created_at__gte=min(firsts), created_at__lt=until)
-    won_before = Deal.objects.filter(
-        stage__kind=StageKind.WON, closed_at__lt=as_of, lead_id=OuterRef("pk")
-    )
+    won_before = Deal.objects.filter(stage_id__in=won, closed_at__lt=as_of, lead_id=OuterRef("pk"))
     leads = Lead.objects.filter(
         base,
         created_at__gte=min(firsts),
