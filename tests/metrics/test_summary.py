@@ -348,3 +348,27 @@ def test_a_snapshot_of_any_past_day_from_the_summary_equals_the_replay(org, monk
                 lambda: kpis_for_scope(kind=kind, scope_id=scope_id, **window, settled=True)  # noqa: B023
             )
             assert live == kpis_for_scope(kind=kind, scope_id=scope_id, **window), (day, kind)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the drain's lock is PostgreSQL's")
+def test_a_write_does_not_wait_for_another_drain(db):
+    import psycopg
+    from django.db import connections
+
+    rep = UserFactory(role=Role.REP, team=TeamFactory())
+    # No drain here first: its transaction-level lock would last the whole test.
+    settings = connections["default"].get_connection_params()
+    with psycopg.connect(**settings, autocommit=True) as other:
+        # Another process is draining: it holds the lock.
+        other.execute("SELECT pg_advisory_lock(%s)", [summary._LOCK_ID])
+        DealFactory(owner=rep, amount=Decimal("25.00"))
+        with connection.cursor() as cursor:  # a drain that waited would fail, not hang
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+        assert summary.drain(wait=False) == 0
+        assert SummaryChange.objects.exists()  # left for the next drain, not lost
+        other.execute("SELECT pg_advisory_unlock(%s)", [summary._LOCK_ID])
+    # The next read drains, waiting for the lock.
+    window = {"start": TODAY, "end": TODAY, "as_of": timezone.now()}
+    live = kpis_for_scope(kind="user", scope_id=rep.pk, **window, live=True)
+    assert live.pipeline_value == Decimal("25.00")
+    assert not SummaryChange.objects.exists()
