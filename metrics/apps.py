@@ -6,12 +6,16 @@ class MetricsConfig(AppConfig):
     verbose_name = "Metrics and targets"
 
     def ready(self) -> None:
+        from django.core.signals import request_finished, request_started
         from django.db.models.signals import post_delete, post_save, pre_save
 
         from accounts.models import Team
         from pipeline.models import Deal, Lead, Pipeline, Stage
 
-        from . import aggregates  # noqa: F401  registers the SQLite median on connect
+        from . import (
+            aggregates,  # noqa: F401  registers the SQLite median on connect
+            summary,
+        )
         from .summary import (
             remember_team_parent,
             schedule_customers_rebuild,
@@ -32,3 +36,5 @@ class MetricsConfig(AppConfig):
         pre_save.connect(remember_team_parent, sender=Team, dispatch_uid="summary-team-parent")
         post_save.connect(schedule_customers_rebuild, sender=Team, dispatch_uid="summary-team")
         post_delete.connect(schedule_customers_rebuild, sender=Team, dispatch_uid="summary-team-d")
+        request_started.connect(summary.request_started, dispatch_uid="summary-request")
+        request_finished.connect(summary.request_finished, dispatch_uid="summary-request-end")

@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -772,11 +773,37 @@ def _drain_on_commit() -> None:
         logger.exception("summary drain failed; the changes stay pending")
 
 
+# In a web request, the drain a write schedules runs after its response is sent
+# (request_finished): the writer does not wait for it, and every read drains first anyway.
+_in_request: ContextVar[bool] = ContextVar("summary_in_request", default=False)
+_drain_after_response: ContextVar[bool] = ContextVar("summary_drain_after", default=False)
+
+
+def request_started(**kwargs: Any) -> None:
+    _in_request.set(True)
+    _drain_after_response.set(False)
+
+
+def request_finished(**kwargs: Any) -> None:
+    drain_now = _drain_after_response.get()
+    _in_request.set(False)
+    _drain_after_response.set(False)
+    if drain_now:
+        _drain_on_commit()
+
+
+def _drain_once_committed() -> None:
+    if _in_request.get():
+        _drain_after_response.set(True)
+    else:
+        _drain_on_commit()
+
+
 def schedule_drain(**kwargs: Any) -> None:
-    """post_save / post_delete of a deal or lead: drain once the transaction commits. A
-    transaction that saves many rows drains once in effect: the first drain applies every
-    change, the others find none (two queries each)."""
-    transaction.on_commit(_drain_on_commit)
+    """post_save / post_delete of a deal or lead: drain once the transaction commits (in
+    a web request: once its response is sent). A transaction that saves many rows drains
+    once in effect: the first drain applies every change, the others find none."""
+    transaction.on_commit(_drain_once_committed)
 
 
 def rebuild_funnel() -> int:

@@ -435,9 +435,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--drain",
-        choices=["block", "try", "after", "after-try", "off"],
-        default="block",
-        help="the on-commit drain: block (as shipped) or the EXPERIMENTS of writes_server",
+        choices=["shipped", "block", "off"],
+        default="shipped",
+        help="the on-commit drain: shipped, or the EXPERIMENTS of writes_server",
     )
     parser.add_argument("--reuse", action="store_true")
     data.add_arguments(parser)
@@ -532,7 +532,7 @@ def main() -> None:
     print(
         f"PostgreSQL {connection.settings_dict['NAME']}: {before:,} deals before the run; "
         f"gunicorn {args.app} -w {args.workers} ({mode}), DEBUG off, CONN_MAX_AGE 60, "
-        f"on-commit drain: {args.drain}{'' if args.drain == 'block' else ' (EXPERIMENT)'}; "
+        f"on-commit drain: {args.drain}{'' if args.drain == 'shipped' else ' (EXPERIMENT)'}; "
         f"{args.clients} clients, think {args.think} s mean, {args.seconds:.0f} s; "
         f"load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
         f"({os.cpu_count()} cores, shared)"

@@ -372,3 +372,19 @@ def test_a_write_does_not_wait_for_another_drain(db):
     live = kpis_for_scope(kind="user", scope_id=rep.pk, **window, live=True)
     assert live.pipeline_value == Decimal("25.00")
     assert not SummaryChange.objects.exists()
+
+
+def test_in_a_request_the_drain_runs_after_the_response(db):
+    rep = UserFactory(role=Role.REP, team=TeamFactory())
+    DealFactory(owner=rep, amount=Decimal("40.00"))
+    summary.request_started()
+    summary._drain_once_committed()  # what a write's on-commit callback does in a request
+    assert SummaryChange.objects.exists()  # the response is not held up by the drain
+    summary.request_finished()
+    assert not SummaryChange.objects.exists()
+    cents = OpenDeals.objects.filter(owner_id=rep.pk).values_list("pipeline_cents", flat=True)
+    assert list(cents) == [4_000]
+    # Outside a request (a shell, a Celery task) it drains at once.
+    DealFactory(owner=rep, amount=Decimal("2.00"))
+    summary._drain_once_committed()
+    assert not SummaryChange.objects.exists()
