@@ -641,11 +641,9 @@ def _compute_periods(
         families = [_days_in_period(base, firsts, until)]
         if until == as_of and (not settled or until >= now):
             families.append(_open_now(base))
-        elif not settled and (frozen := _frozen_pipeline(scope_sets, until)) is not None:
-            pass
         elif settled:
             families += [_open_now(base), *_pipeline_since(base, until)]
-        else:
+        elif (frozen := _frozen_pipeline(scope_sets, until)) is None:
             families.append(_open_at(cells, until))
         if settled and as_of < now:
             families += _won_after(base, firsts, until, as_of)
@@ -698,7 +696,7 @@ def _frozen_pipeline(
     if end_of_day(day) != moment:
         return None
     wanted = {scope for s in scope_sets for scope in s.snapshot_scopes.values()}
-    if not wanted or any(not s.snapshot_scopes for s in scope_sets):
+    if not wanted:
         return None
     by_kind: dict[str, list[int]] = defaultdict(list)
     for kind, scope_id in wanted:

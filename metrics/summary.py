@@ -496,6 +496,8 @@ def _add_to_totals(deltas: dict[_Scope, list[int]]) -> None:
 def _update_customers(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]]) -> None:
     """After the won deals old_won became new_won: recompute the first wins of their
     companies and move each scope's totals by the difference."""
+    if not old_won and not new_won:  # no won deal touched (most writes): nothing to do
+        return
     companies = sorted({r["company_id"] for r in old_won + new_won if r["company_id"] is not None})
     chains = _team_chains()
     deltas: dict[_Scope, list[int]] = defaultdict(lambda: [0, 0])
