@@ -6,6 +6,7 @@ from .models import (
     DayFigures,
     FunnelDay,
     KPISnapshot,
+    OpenDealDates,
     OpenDeals,
     ScopeCustomers,
     SummaryChange,
@@ -82,7 +83,14 @@ class KPISnapshotAdmin(admin.ModelAdmin):
 
 
 @admin.register(
-    DayFigures, OpenDeals, WonDeal, FunnelDay, CustomerFirstWin, ScopeCustomers, SummaryChange
+    DayFigures,
+    OpenDeals,
+    OpenDealDates,
+    WonDeal,
+    FunnelDay,
+    CustomerFirstWin,
+    ScopeCustomers,
+    SummaryChange,
 )
 class SummaryAdmin(admin.ModelAdmin):
     """The summary tables, read-only: metrics.summary writes them, `rebuild_summary`

@@ -42,6 +42,7 @@ from .models import (
     CustomerFirstWin,
     DayFigures,
     FunnelDay,
+    OpenDealDates,
     OpenDeals,
     ScopeCustomers,
     SummaryChange,
@@ -76,6 +77,7 @@ _DEAL_COLUMNS = [
     "company_id",
     "lead_id",
     "deleted_at",
+    "expected_close_date",  # OpenDealDates
 ]
 _LEAD_COLUMNS = ["owner_id", "team_id", "created_at", "deleted_at"]
 _IMAGE = "(deal_id, lead_id, owner_id, team_id, stage_id, created_at, closed_at)"
@@ -321,6 +323,21 @@ def _funnel_rows(keys: list[_DayKey] | None) -> dict[_FunnelKey, int]:
     return {(r["_day"], r["owner_id"], r["team_id"], r["_furthest"]): r["n"] for r in grouped}
 
 
+_DatesRow = tuple[int, int | None, dt.date | None, dt.datetime]
+
+
+def _dates_rows(deal_ids: list[int] | None) -> dict[int, _DatesRow]:
+    """Fresh OpenDealDates of the deals (None: all): the open ones, as the raw attention
+    lists see them (metrics.dashboards.deals)."""
+    deals = Deal.objects.filter(closed_at__isnull=True)
+    if deal_ids is not None:
+        deals = deals.filter(pk__in=deal_ids)
+    rows = deals.with_last_move().values_list(
+        "pk", "owner_id", "team_id", "expected_close_date", "last_move"
+    )
+    return {pk: (owner, team, closing, moved) for pk, owner, team, closing, moved in rows}
+
+
 # --- Writing them -------------------------------------------------------------------------
 
 
@@ -372,6 +389,26 @@ def _write_won(fresh: dict[int, dict[str, Any]], deal_ids: list[int] | None) -> 
     stale.delete()
     WonDeal.objects.bulk_create(
         [WonDeal(deal_id=pk, **row) for pk, row in fresh.items()], batch_size=5000
+    )
+
+
+def _write_dates(fresh: dict[int, _DatesRow], deal_ids: list[int] | None) -> None:
+    stale = OpenDealDates.objects.all()
+    if deal_ids is not None:
+        stale = stale.filter(pk__in=deal_ids)
+    stale.delete()
+    OpenDealDates.objects.bulk_create(
+        [
+            OpenDealDates(
+                deal_id=pk,
+                owner_id=owner,
+                team_id=team,
+                expected_close_date=closing,
+                last_move=moved,
+            )
+            for pk, (owner, team, closing, moved) in fresh.items()
+        ],
+        batch_size=5000,
     )
 
 
@@ -570,11 +607,17 @@ class Drift:
     won_deals: int
     funnel_days: int = 0
     customers: int = 0
+    open_deal_dates: int = 0
 
     @property
     def total(self) -> int:
         return (
-            self.day_figures + self.open_deals + self.won_deals + self.funnel_days + self.customers
+            self.day_figures
+            + self.open_deals
+            + self.won_deals
+            + self.funnel_days
+            + self.customers
+            + self.open_deal_dates
         )
 
 
@@ -662,6 +705,7 @@ def drain(*, wait: bool = True) -> int:
         old_won = list(WonDeal.objects.filter(pk__in=ids).values(*_WON_COLUMNS))
         new_won = _won_rows(ids)
         _write_won(new_won, ids)
+        _write_dates(_dates_rows(ids), ids)
         _update_customers(old_won, list(new_won.values()))
         return len(changes)
 
@@ -728,11 +772,19 @@ def _rebuild() -> Drift:
     fresh_open, fresh_won = _open_rows(None), _won_rows(None)
     stored_days, stored_open, stored_won = _stored()
     fresh_funnel, stored_funnel = _funnel_rows(None), _stored_funnel()
+    fresh_dates = _dates_rows(None)
+    stored_dates = {
+        r[0]: r[1:]
+        for r in OpenDealDates.objects.values_list(
+            "deal_id", "owner_id", "team_id", "expected_close_date", "last_move"
+        )
+    }
     drift = Drift(
         _differing(stored_days, fresh_days),
         _differing(stored_open, fresh_open),
         _differing(stored_won, fresh_won),
         _differing(stored_funnel, fresh_funnel),
+        open_deal_dates=_differing(stored_dates, fresh_dates),
     )
     if drift.day_figures:
         _write_days(fresh_days, None)
@@ -742,10 +794,20 @@ def _rebuild() -> Drift:
         _write_won(fresh_won, None)
     if drift.funnel_days:
         _write_funnel(fresh_funnel, None)
+    if drift.open_deal_dates:
+        _write_dates(fresh_dates, None)
     return replace(drift, customers=_rebuild_customers(fresh_won))
 
 
-_TABLES = [DayFigures, OpenDeals, WonDeal, FunnelDay, CustomerFirstWin, ScopeCustomers]
+_TABLES = [
+    DayFigures,
+    OpenDeals,
+    WonDeal,
+    FunnelDay,
+    CustomerFirstWin,
+    ScopeCustomers,
+    OpenDealDates,
+]
 
 
 def rebuild() -> Drift:

@@ -4,7 +4,8 @@ accounts.access.restrict."""
 from typing import Self
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import DateTimeField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.access import restrict
 
@@ -60,6 +61,20 @@ class DealQuerySet(SoftDeleteQuerySet):
 
     def lost(self) -> "DealQuerySet":
         return self.filter(stage__kind=StageKind.LOST)
+
+    def with_last_move(self) -> "DealQuerySet":
+        """Annotates `last_move`: the deal's latest stage change, else its creation (what
+        "stale" measures)."""
+        from .models import StageChange  # the models module imports this one
+
+        latest = (
+            StageChange.objects.filter(deal=OuterRef("pk"))
+            .order_by("-changed_at", "-id")
+            .values("changed_at")[:1]
+        )
+        return self.annotate(
+            last_move=Coalesce(Subquery(latest), "created_at", output_field=DateTimeField())
+        )
 
 
 # Module-level bases: the form django-stubs understands, so `Deal.objects.visible_to(...)`

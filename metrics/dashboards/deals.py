@@ -4,14 +4,16 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DateTimeField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from accounts.access import restrict
 from accounts.models import User
 from accounts.selectors import team_tree_ids
+from metrics import summary
 from metrics.choices import ScopeKind
-from pipeline.models import Deal, StageChange
+from metrics.models import OpenDealDates
+from pipeline.models import Deal
 
 STALE_AFTER_DAYS = 21
 CLOSING_SOON_DAYS = 30
@@ -55,34 +57,37 @@ def _scope_deal_filter(scope_kind: str, scope_id: int | None) -> Q:
 
 
 def deals_needing_attention(
-    *, viewer: User, scope_kind: str, scope_id: int | None, now: dt.datetime
+    *, viewer: User, scope_kind: str, scope_id: int | None, now: dt.datetime, live: bool = True
 ) -> DealLists:
     """Open deals of a scope, as far as `viewer` may see them: those expected to close in
     the next CLOSING_SOON_DAYS days or already overdue (soonest first), and the stale ones,
     whose last stage move (else their creation) is STALE_AFTER_DAYS or more ago (stalest
-    first). Three queries (four for a team), whatever the number of deals."""
+    first). Counted and sorted in the summary's OpenDealDates (`live`, the pages) or from
+    the raw deals; five queries (six for a team), whatever the number of deals."""
     today = timezone.localdate(now)
-    last_move = Coalesce(
-        Subquery(
-            StageChange.objects.filter(deal=OuterRef("pk"))
-            .order_by("-changed_at", "-id")
-            .values("changed_at")[:1]
-        ),
-        "created_at",
-        output_field=DateTimeField(),
-    )
     closing = Q(expected_close_date__lte=today + dt.timedelta(days=CLOSING_SOON_DAYS))
     stale = Q(last_move__lt=now - dt.timedelta(days=STALE_AFTER_DAYS))
-    deals = (
-        Deal.objects.visible_to(viewer)
-        .open()
-        .filter(_scope_deal_filter(scope_kind, scope_id))
-        .annotate(last_move=last_move)
+    in_scope = _scope_deal_filter(scope_kind, scope_id)
+    if live and summary.readable(now):
+        rows = restrict(OpenDealDates.objects.filter(in_scope), viewer)
+        key = "deal_id"
+    else:
+        rows = Deal.objects.visible_to(viewer).open().filter(in_scope).with_last_move()
+        key = "pk"
+    totals = rows.aggregate(closing=Count(key, filter=closing), stale=Count(key, filter=stale))
+    firsts = {
+        "closing": rows.filter(closing).order_by("expected_close_date", key),
+        "stale": rows.filter(stale).order_by("last_move", key),
+    }
+    listed = {
+        name: list(queryset.values_list(key, "last_move")[:DEAL_LIST_LIMIT])
+        for name, queryset in firsts.items()
+    }
+    deals = Deal.objects.select_related("company", "owner", "stage").in_bulk(
+        {pk for pairs in listed.values() for pk, _ in pairs}
     )
-    totals = deals.aggregate(closing=Count("id", filter=closing), stale=Count("id", filter=stale))
-    listed = deals.select_related("company", "owner", "stage")
 
-    def rows(queryset) -> list[DealRow]:
+    def rows_of(pairs: list[tuple[int, dt.datetime]]) -> list[DealRow]:
         return [
             DealRow(
                 pk=deal.pk,
@@ -92,16 +97,17 @@ def deals_needing_attention(
                 stage=deal.stage.name,
                 amount=deal.amount,
                 expected_close_date=deal.expected_close_date,
-                last_move=deal.last_move,
-                days_idle=(now - deal.last_move).days,
+                last_move=last_move,
+                days_idle=(now - last_move).days,
                 overdue=deal.expected_close_date is not None and deal.expected_close_date < today,
             )
-            for deal in queryset[:DEAL_LIST_LIMIT]
+            for pk, last_move in pairs
+            if (deal := deals.get(pk)) is not None
         ]
 
     return DealLists(
-        closing_soon=rows(listed.filter(closing).order_by("expected_close_date", "pk")),
+        closing_soon=rows_of(listed["closing"]),
         closing_soon_total=totals["closing"],
-        stale=rows(listed.filter(stale).order_by("last_move", "pk")),
+        stale=rows_of(listed["stale"]),
         stale_total=totals["stale"],
     )

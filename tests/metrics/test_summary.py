@@ -9,7 +9,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.choices import Role
+from accounts.models import User
 from metrics import summary
+from metrics.dashboards import deals_needing_attention
 from metrics.kpis import (
     funnel_for_scope,
     kpis_by_team,
@@ -63,6 +65,17 @@ def assert_live_equals_fresh(org) -> None:
         window = {"start": TODAY, "end": TODAY, "as_of": now}
         live = pipeline_by_stage(kind=kind, scope_id=scope_id, **window, live=True)
         assert live == pipeline_by_stage(kind=kind, scope_id=scope_id, **window)
+    admin = User.objects.filter(username="viewer-admin").first()
+    admin = admin or UserFactory(username="viewer-admin", role=Role.ADMIN)
+    for viewer, kind, scope_id in [
+        (admin, "org", None),
+        (admin, "team", org.region.pk),
+        (org.a2, "user", org.a2.pk),
+        (org.b1, "org", None),  # a rep sees their own deals only, whatever the scope
+    ]:
+        ask = {"viewer": viewer, "scope_kind": kind, "scope_id": scope_id, "now": now}
+        live = deals_needing_attention(**ask)
+        assert live == deals_needing_attention(**ask, live=False), (viewer, kind)
     assert summary.rebuild().total == 0
 
 
@@ -122,6 +135,14 @@ def test_every_kind_of_write_keeps_live_equal_to_fresh(org):
     assert_live_equals_fresh(org)
     Deal.all_objects.filter(name="bulk").delete()
     lead.delete()
+    assert_live_equals_fresh(org)
+    # An expected close date moved (stale and closing lists), an old deal moved today.
+    idle = Deal.objects.get(owner=org.a2, stage=default_stage("Negotiation"))
+    Deal.objects.filter(pk=idle.pk).update(expected_close_date=TODAY)
+    assert_live_equals_fresh(org)
+    StageChange.objects.create(
+        deal=idle, from_stage=default_stage("Proposal"), to_stage=idle.stage, changed_at=now
+    )
     assert_live_equals_fresh(org)
     # SQL by hand.
     with connection.cursor() as cursor:
@@ -196,7 +217,10 @@ def test_the_rebuild_command_reports_drift(org):
     summary.drain()
     out = StringIO()
     call_command("rebuild_summary", "--check", stdout=out)
-    expected = "0 day rows, 0 open-pipeline rows, 0 won deals, 0 funnel rows, 0 customer rows"
+    expected = (
+        "0 day rows, 0 open-pipeline rows, 0 won deals, 0 funnel rows, 0 customer rows, "
+        "0 open-deal dates"
+    )
     assert f"{expected} (none)" in out.getvalue()
     OpenDeals.objects.all().delete()
     with pytest.raises(CommandError):

@@ -19,7 +19,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"summary drift: {drift.day_figures} day rows, {drift.open_deals} open-pipeline "
             f"rows, {drift.won_deals} won deals, {drift.funnel_days} funnel rows, "
-            f"{drift.customers} customer rows "
+            f"{drift.customers} customer rows, {drift.open_deal_dates} open-deal dates "
             f"({'repaired' if drift.total else 'none'})"
         )
         if check and drift.total:
