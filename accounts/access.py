@@ -190,6 +190,37 @@ def _rule(model: type[Model], user: Any, action: str) -> Q | None:
     raise TypeError(f"accounts.access has no rule for {model.__name__}")
 
 
+# More rows than this outside a manager's teams, and the list reads them in one sort.
+_ELSEWHERE_AT_MOST = 2000
+
+
+def visible_parts(model: type[Model], user: Any) -> list[Q] | None:
+    """The rows of `model` (deals, leads) a manager may see, as disjoint parts that an index
+    leading with the team walks in a list's order: one part per team of the tree, and the
+    tree's people's rows counted for a team outside it (read first, by pk; rare: a deal
+    keeps its team when its owner moves). Together they are exactly what `restrict` lets
+    through. None where the rule is one walk already (an admin's everything, a rep's own
+    rows by the owner indexes), or the rows elsewhere are too many to list."""
+    if not (user.is_authenticated and user.is_active) or _is_admin(user):
+        return None
+    if not _is_manager(user) or not {"owner", "team"} <= _field_names(model):
+        return None
+    teams = managed_team_ids(user)
+    if not teams:
+        return None
+    people = set(get_user_model().objects.filter(team_id__in=teams).values_list("pk", flat=True))
+    elsewhere = list(
+        model._base_manager.filter(owner_id__in=sorted(people | {user.pk}))
+        .filter(Q(team_id__isnull=True) | ~Q(team_id__in=teams))
+        .order_by()
+        .values_list("pk", flat=True)[: _ELSEWHERE_AT_MOST + 1]
+    )
+    if len(elsewhere) > _ELSEWHERE_AT_MOST:
+        return None
+    parts = [Q(team_id=team) for team in sorted(teams)]
+    return parts + [Q(pk__in=elsewhere)] if elsewhere else parts
+
+
 def restrict(queryset: QuerySet[M], user: Any, action: str = VIEW) -> QuerySet[M]:
     """The rows of `queryset` that `user` may see (action "view") or change ("change",
     "delete"). Narrows only: a filter applied before or after never widens it."""

@@ -34,13 +34,19 @@ class SortIndex(models.Index):
         )
 
 
-def sort_indexes(prefix: str, columns: dict[str, str]) -> list[SortIndex]:
+def sort_indexes(prefix: str, columns: dict[str, str], *, leading: str = "") -> list[SortIndex]:
     """Two per column (field name: its short name in the index names, which stop at 30
     characters), ascending and descending, each with the id descending after it:
     `deal_sort_amount_asc` (amount, id DESC), `deal_sort_amount_desc` (amount DESC, id
-    DESC)."""
+    DESC). With `leading`, that field first: `deal_team_amount_asc` (team, amount, id DESC),
+    one walk per team."""
+    head, infix = ([leading], leading) if leading else ([], "sort")
     indexes = []
     for column, short in columns.items():
-        indexes.append(SortIndex(fields=[column, "-id"], name=f"{prefix}_sort_{short}_asc"))
-        indexes.append(SortIndex(fields=[f"-{column}", "-id"], name=f"{prefix}_sort_{short}_desc"))
+        indexes.append(
+            SortIndex(fields=[*head, column, "-id"], name=f"{prefix}_{infix}_{short}_asc")
+        )
+        indexes.append(
+            SortIndex(fields=[*head, f"-{column}", "-id"], name=f"{prefix}_{infix}_{short}_desc")
+        )
     return indexes

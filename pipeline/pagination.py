@@ -11,7 +11,8 @@ query.
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils.functional import cached_property
 
 DEFAULT_COUNT_CAP = 10_000
@@ -30,6 +31,66 @@ def capped_count(rows: QuerySet, *, cap: int, start: int = 0) -> int:
     return rows[start : start + cap + 1].count()
 
 
+def _column(term) -> str | None:
+    """The row's own column a sort term orders by ("-amount", F("amount").desc()); None for
+    another table's ("company__name") or an expression."""
+    if isinstance(term, str):
+        name = term.lstrip("-")
+    elif isinstance(term, OrderBy) and isinstance(term.expression, F):
+        name = term.expression.name
+    else:
+        return None
+    return None if "__" in name else name
+
+
+class MergedWalks:
+    """A sorted list's rows read as one walk per part (accounts.access.visible_parts):
+    `UNION ALL` of each part's first rows in the list's order, each an index walk that
+    leads with the team (pipeline.indexes), merged by PostgreSQL (Merge Append), then the
+    page's rows by primary key. A manager's deals are `owner IN … OR team IN …`, which no
+    index holds in a sort's order: PostgreSQL walked the organisation's sort index and
+    skipped the other teams' rows, 1.9 s for a small-deal team sorted by -amount at 1M
+    deals (docs/performance.md). Used only where every sort term is one of `walkable`
+    and the database orders inside a UNION (PostgreSQL; SQLite reads the rows as they are).
+    """
+
+    ordered = True
+
+    def __init__(self, rows: QuerySet, parts: list[Q] | None, *, walkable: set[str]) -> None:
+        self.rows, self.parts = rows, parts
+        order = list(rows.query.order_by)
+        columns = [_column(term) for term in order]
+        self.columns = [c for c in columns if c is not None and c != "pk"]
+        self.merges = (
+            bool(parts)
+            and connection.features.supports_slicing_ordering_in_compound
+            and all(c is not None for c in columns)
+            and all(c in walkable for c in self.columns)
+            and columns[-1] == "pk"  # the tie-breaker: every page in one order
+        )
+
+    def count(self) -> int:
+        return self.rows.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key):
+        if not self.merges or not isinstance(key, slice) or key.stop is None:
+            return self.rows[key]
+        if len(self.parts) == 1:  # one team, nobody's deals elsewhere: its walk alone
+            return self.rows.filter(self.parts[0])[key]
+        order = self.rows.query.order_by
+        walks = [
+            self.rows.filter(part).values_list("pk", *self.columns)[: key.stop]
+            for part in self.parts or ()
+        ]
+        merged = walks[0].union(*walks[1:], all=True).order_by(*order)[key]
+        ids = [row[0] for row in merged]
+        found = self.rows.order_by().in_bulk(ids)
+        return [found[pk] for pk in ids if pk in found]
+
+
 class CappedPaginator(Paginator):
     """A Paginator whose count stops at `cap` rows past the start of the requested page's
     window (`capped` then tells that there are more). `counted`: the count of the first
@@ -37,7 +98,9 @@ class CappedPaginator(Paginator):
 
     def __init__(self, object_list: QuerySet, per_page: int, *, cap: int, counted=None):
         super().__init__(object_list, per_page)
-        self.rows = object_list  # a QuerySet (Paginator types its list more loosely)
+        # The rows to count: a QuerySet (Paginator types its list more loosely), the one
+        # behind MergedWalks when the page is read by walks.
+        self.rows = getattr(object_list, "rows", object_list)
         # More than a page, so a capped count always leaves a next page to go to.
         self.cap, self.counted = max(cap, int(per_page) + 1), counted
         self.capped = False

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.access import Capability, can
+from accounts.access import Capability, can, visible_parts
 
 from .choices import LeadStatus, StageKind
 from .filters import Column, DealFilter, LeadFilter
@@ -37,8 +37,8 @@ from .forms import (
     LeadStatusForm,
     QuickAddForm,
 )
-from .models import Deal, Lead
-from .pagination import CappedPaginator, count_cap
+from .models import DEAL_SORT_INDEXES, Deal, Lead
+from .pagination import CappedPaginator, MergedWalks, count_cap
 from .selectors import (
     closing_stage,
     deal_board_for,
@@ -241,7 +241,11 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filter": deal_filter,
         "filter_errors": _filter_errors(deal_filter, team=team),
-        "page_obj": _page(request, deals, counted=totals["counted"]),
+        "page_obj": _page(
+            request,
+            MergedWalks(deals, visible_parts(Deal, request.user), walkable=set(DEAL_SORT_INDEXES)),
+            counted=totals["counted"],
+        ),
         "totals": totals,
         "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
         "headers": _sort_headers(DealFilter.columns, request.GET.get("sort", ""), team=team),
