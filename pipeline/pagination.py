@@ -63,6 +63,7 @@ class MergedWalks:
         self.columns = [c for c in columns if c is not None and c != "pk"]
         self.merges = (
             bool(parts)
+            and not rows.query.is_empty()  # a filter that matches nothing (`none()`)
             and connection.features.supports_slicing_ordering_in_compound
             and all(c is not None for c in columns)
             and all(c in walkable for c in self.columns)
@@ -78,12 +79,16 @@ class MergedWalks:
     def __getitem__(self, key):
         if not self.merges or not isinstance(key, slice) or key.stop is None:
             return self.rows[key]
-        if len(self.parts) == 1:  # one team, nobody's deals elsewhere: its walk alone
-            return self.rows.filter(self.parts[0])[key]
+        if key.stop <= (key.start or 0):
+            return []  # the paginator's empty page, [0:0]
+        # A filter may leave some parts nothing to match (Django then drops them from a
+        # UNION, and a UNION of one is that part's query).
+        parts = [part for part in self.parts or () if not self.rows.filter(part).query.is_empty()]
+        if len(parts) <= 1:  # one team, nobody's deals elsewhere: its walk alone
+            return self.rows.filter(*parts[:1])[key] if parts else []
         order = self.rows.query.order_by
         walks = [
-            self.rows.filter(part).values_list("pk", *self.columns)[: key.stop]
-            for part in self.parts or ()
+            self.rows.filter(part).values_list("pk", *self.columns)[: key.stop] for part in parts
         ]
         merged = walks[0].union(*walks[1:], all=True).order_by(*order)[key]
         ids = [row[0] for row in merged]

@@ -104,3 +104,12 @@ def test_the_manager_list_shows_the_deal_counted_elsewhere(client, spread, regio
     response = client.get(reverse("pipeline:deal-list"), {"sort": "-amount", "page": 2})
     names = [deal.name for deal in response.context["page_obj"].object_list]
     assert len(names) == 13 and "No team" in names and "Moved" not in names
+
+
+def test_a_filter_that_matches_nothing_is_an_empty_page(client, spread, region_manager):
+    stranger = Deal.objects.filter(amount=Decimal("100000")).first().owner
+    client.force_login(region_manager)
+    for query in [{"owner": stranger.pk, "sort": "-amount"}, {"q": "no such deal"}]:
+        response = client.get(reverse("pipeline:deal-list"), query)
+        assert response.status_code == 200
+        assert list(response.context["page_obj"].object_list) == []
