@@ -37,7 +37,7 @@ def _column(term) -> str | None:
     if isinstance(term, str):
         name = term.lstrip("-")
     elif isinstance(term, OrderBy) and isinstance(term.expression, F):
-        name = term.expression.name
+        name = getattr(term.expression, "name", "")  # F's name, untyped in django-stubs
     else:
         return None
     return None if "__" in name else name
@@ -67,7 +67,7 @@ class MergedWalks:
             and connection.features.supports_slicing_ordering_in_compound
             and all(c is not None for c in columns)
             and all(c in walkable for c in self.columns)
-            and columns[-1] == "pk"  # the tie-breaker: every page in one order
+            and columns[-1:] == ["pk"]  # the tie-breaker: every page in one order
         )
 
     def count(self) -> int:
