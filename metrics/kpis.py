@@ -637,13 +637,14 @@ def _compute_periods(
         settled = summary.readable(now) and (until >= now or until == end_of_day(_last_day(until)))
     live = (live and summary.readable(as_of)) or settled
     frozen = None
+    snapshots: dict = {}  # a closed day's snapshot rows, read once
     if live:
         families = [_days_in_period(base, firsts, until)]
         if until == as_of and (not settled or until >= now):
             families.append(_open_now(base))
         elif settled:
             families += [_open_now(base), *_pipeline_since(base, until)]
-        elif (frozen := _frozen_pipeline(scope_sets, until)) is None:
+        elif (frozen := _frozen_pipeline(scope_sets, until, snapshots)) is None:
             families.append(_open_at(cells, until))
         if settled and as_of < now:
             families += _won_after(base, firsts, until, as_of)
@@ -665,12 +666,17 @@ def _compute_periods(
             for name, value in values.items():
                 add(result, key, name, value)
     customers = _customers_now(scope_sets, until) if live else None
+    # Not for the snapshot job itself (settled): it is what freezes them.
+    cycles = _frozen_cycles(scope_sets, firsts, until, snapshots) if live and not settled else None
     for i, (scope_set, result) in enumerate(zip(scope_sets, merged, strict=True)):
         families = [customers[i]] if customers is not None else []
+        if cycles is not None:
+            families.append(cycles[i])
         for grouping in scope_set.groupings:
-            families.append(
-                (_cycle_of_wins_now if live else _cycle_of_wins)(grouping, firsts, until)
-            )
+            if cycles is None:
+                families.append(
+                    (_cycle_of_wins_now if live else _cycle_of_wins)(grouping, firsts, until)
+                )
             if not live:
                 families.append(_won_to_date(grouping, until))
         for family in families:
@@ -683,7 +689,7 @@ def _compute_periods(
 
 
 def _frozen_pipeline(
-    scope_sets: list[_ScopeSet], moment: dt.datetime
+    scope_sets: list[_ScopeSet], moment: dt.datetime, snapshots: dict
 ) -> list[dict[Any, dict[str, int]]] | None:
     """The open pipeline at `moment`, a day's end before now, as the nightly snapshot of
     that day froze it, per scope set and key; None unless every key has its snapshot.
@@ -695,31 +701,86 @@ def _frozen_pipeline(
     day = _last_day(moment)
     if end_of_day(day) != moment:
         return None
-    wanted = {scope for s in scope_sets for scope in s.snapshot_scopes.values()}
-    if not wanted:
+    frozen = _snapshot_rows(scope_sets, day, PeriodKind.MONTH, snapshots)
+    if frozen is None:
         return None
-    by_kind: dict[str, list[int]] = defaultdict(list)
-    for kind, scope_id in wanted:
-        by_kind[kind].append(scope_id)
-    rows = KPISnapshot.objects.filter(
-        reduce(
-            operator.or_,
-            (Q(scope_kind=kind, scope_id__in=ids) for kind, ids in by_kind.items()),
-        ),
-        date=day,
-        period_kind=PeriodKind.MONTH,
-    ).values_list("scope_kind", "scope_id", "open_deals", "pipeline_value", "weighted_pipeline")
-    found = {
-        (kind, scope_id): {
-            "open_deals": n,
-            "pipeline_value_cents": int(pipeline * 100),
-            "weighted_pipeline_cent_percent": int(weighted * 10000),
+    return [
+        {
+            key: {
+                "open_deals": row["open_deals"],
+                "pipeline_value_cents": int(row["pipeline_value"] * 100),
+                "weighted_pipeline_cent_percent": int(row["weighted_pipeline"] * 10000),
+            }
+            for key, row in rows.items()
         }
-        for kind, scope_id, n, pipeline, weighted in rows
-    }
-    if len(found) < len(wanted):
+        for rows in frozen
+    ]
+
+
+def _frozen_cycles(
+    scope_sets: list[_ScopeSet], firsts: list[dt.datetime], until: dt.datetime, snapshots: dict
+) -> list[dict[Any, dict[str, Any]]] | None:
+    """The cycle mean and median of a closed month, quarter or year (or the part of one up
+    to a day's end), as the nightly snapshot of its last day froze them, per scope set and
+    key; None unless it is one such period and every key has its snapshot.
+
+    Medians do not add up from day rows: the live figure reads every won deal of the period,
+    170-280 ms a query for a year at 1M deals, and a page compares with the previous period.
+    Like the frozen pipeline, a later edit of that period's deals does not rewrite it until
+    the day is snapshotted again (docs/kpis.md, "Snapshots")."""
+    if len(firsts) != 1 or until > timezone.now():
         return None
-    return [{key: found[scope] for key, scope in s.snapshot_scopes.items()} for s in scope_sets]
+    day, first = _last_day(until), summary.local_day(firsts[0])
+    if end_of_day(day) != until:
+        return None
+    kinds = [k for k in PeriodKind if periods.period_start(day, k) == first]
+    if not kinds:
+        return None
+    frozen = _snapshot_rows(scope_sets, day, kinds[0], snapshots)
+    if frozen is None:
+        return None
+    columns = ["sales_cycle_days_mean", "sales_cycle_days_median"]
+    return [{key: {c: row[c] for c in columns} for key, row in rows.items()} for rows in frozen]
+
+
+_FROZEN_COLUMNS = [
+    "open_deals",
+    "pipeline_value",
+    "weighted_pipeline",
+    "sales_cycle_days_mean",
+    "sales_cycle_days_median",
+]
+
+
+def _snapshot_rows(
+    scope_sets: list[_ScopeSet], day: dt.date, kind: str, snapshots: dict
+) -> list[dict[Any, dict[str, Any]]] | None:
+    """The frozen columns of the snapshots of `day` and period `kind` for every key of the
+    scope sets; None unless every key has one. Every period kind of the day is read in one
+    query, kept in `snapshots` for the other frozen figures of the same computation."""
+    wanted = {scope for s in scope_sets for scope in s.snapshot_scopes.values()}
+    if not wanted or any(not s.snapshot_scopes for s in scope_sets):
+        return None
+    if day not in snapshots:
+        by_kind: dict[str, list[int]] = defaultdict(list)
+        for scope_kind, scope_id in wanted:
+            by_kind[scope_kind].append(scope_id)
+        rows = KPISnapshot.objects.filter(
+            reduce(
+                operator.or_,
+                (Q(scope_kind=k, scope_id__in=ids) for k, ids in by_kind.items()),
+            ),
+            date=day,
+        ).values("period_kind", "scope_kind", "scope_id", *_FROZEN_COLUMNS)
+        snapshots[day] = {
+            (r.pop("period_kind"), r.pop("scope_kind"), r.pop("scope_id")): r for r in rows
+        }
+    found = snapshots[day]
+    if any((kind, *scope) not in found for scope in wanted):
+        return None
+    return [
+        {key: found[(kind, *scope)] for key, scope in s.snapshot_scopes.items()} for s in scope_sets
+    ]
 
 
 def _scope_set(kind: ScopeKind, scope_id: int | None) -> _ScopeSet:

@@ -669,11 +669,13 @@ def test_pages_have_no_inline_script_and_escape_user_text(client, team, frozen):
 
 # --- Query budgets --------------------------------------------------------------------------------
 
-# Measured on the personas' tree (a region with two teams): the same for 2 deals and 3 reps
-# as for 40 deals and 9 reps, plus two for headroom. They depend only on the depth of the
+# Measured on the personas' tree (a region with two teams), the larger of 2 deals and 3 reps
+# and 40 deals and 9 reps (one apart: the attention lists read their deals by pk only when
+# they list some; a closed period's frozen figures are one snapshot read, one query of the
+# won deals fewer when found). They depend only on the depth of the
 # team tree (the grouped KPI queries run once per level), never on the number of deals,
 # leads, stage changes, reps or teams.
-BUDGETS = {"rep": 27, "manager-rep": 30, "team": 50, "region": 52, "org": 49, "glossary": 4}
+BUDGETS = {"rep": 28, "manager-rep": 31, "team": 52, "region": 54, "org": 50, "glossary": 4}
 
 
 @pytest.fixture

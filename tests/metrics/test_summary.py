@@ -288,6 +288,37 @@ def test_a_closed_periods_pipeline_is_the_one_the_nightly_job_froze(org):
     assert replayed.pipeline_value != fresh.pipeline_value
 
 
+def test_a_closed_periods_cycle_is_the_one_the_nightly_job_froze(org):
+    from django.test.utils import CaptureQueriesContext
+
+    from metrics.services import kpi_snapshot_create
+
+    summary.drain()
+    now = timezone.now()
+    q1 = {"start": dt.date(2026, 1, 1), "end": dt.date(2026, 3, 31), "as_of": now}
+    fresh = kpis_for_scope(kind="org", **q1, scope_id=None)
+    assert fresh.sales_cycle_days_median is not None
+    kpi_snapshot_create(day=dt.date(2026, 3, 31))
+    with CaptureQueriesContext(connection) as captured:
+        frozen = kpis_for_scope(kind="org", scope_id=None, **q1, live=True)
+    assert frozen == fresh
+    # Read from the snapshot: no won deal of the quarter is read for the median.
+    medians = ("PERCENTILE_CONT", "SALESPERF_MEDIAN")
+    assert not [q for q in captured.captured_queries if any(m in q["sql"] for m in medians)]
+    # A month of it, and a scope with no snapshot yet: computed, and equal.
+    march = {"start": dt.date(2026, 3, 1), "end": dt.date(2026, 3, 31), "as_of": now}
+    assert kpis_for_scope(kind="org", scope_id=None, **march, live=True) == kpis_for_scope(
+        kind="org", scope_id=None, **march
+    )
+    # A first contact moved later changes the replay, not the frozen cycle of Q1.
+    Lead.objects.filter(pk=org.d1.lead_id).update(created_at=at(1, 1, year=2025))
+    live = kpis_for_scope(kind="org", scope_id=None, **q1, live=True)
+    assert live.sales_cycle_days_mean == fresh.sales_cycle_days_mean
+    assert live.sales_cycle_days_median == fresh.sales_cycle_days_median
+    replayed = kpis_for_scope(kind="org", scope_id=None, **q1)
+    assert replayed.sales_cycle_days_mean != fresh.sales_cycle_days_mean
+
+
 def test_customers_count_once_per_scope_and_follow_the_team_tree(
     org, django_capture_on_commit_callbacks
 ):
