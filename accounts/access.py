@@ -129,6 +129,17 @@ def _field_names(model: type[Model]) -> set[str]:
     return {field.name for field in model._meta.get_fields()}
 
 
+def _tree_owners(user: Any, teams: set[int]) -> list[int]:
+    """The owners whose rows a manager sees: the people of their tree, and themselves.
+
+    A list of ids read first (one small query), neither a join nor a subquery: an OR across
+    a join, or with a hashed subquery, cannot use the row's own indexes, so every list
+    scanned all the organisation's deals; with plain ids PostgreSQL ORs the owner and team
+    indexes, or walks a sort's index."""
+    people = get_user_model().objects.filter(team_id__in=teams).values_list("pk", flat=True)
+    return sorted(set(people) | {user.pk})
+
+
 def _rule(model: type[Model], user: Any, action: str) -> Q | None:
     """The Q of the rows of `model` that `user` may see or change; None means all."""
     if not user.is_authenticated or not user.is_active:
@@ -157,13 +168,7 @@ def _rule(model: type[Model], user: Any, action: str) -> Q | None:
         if not _is_manager(user):
             return Q(owner=user)
         teams = managed_team_ids(user)
-        # The owner's team as a list of ids read first (one small query), neither a join
-        # nor a subquery: an OR across a join, or with a hashed subquery, cannot use the
-        # row's own indexes, so every list scanned all the organisation's deals; with plain
-        # ids PostgreSQL ORs the owner and team indexes, or walks a sort's index.
-        tree_people = get_user_model().objects.filter(team_id__in=teams)
-        owners = set(tree_people.values_list("pk", flat=True)) | {user.pk}
-        return Q(owner_id__in=sorted(owners)) | Q(team_id__in=teams)
+        return Q(owner_id__in=_tree_owners(user, teams)) | Q(team_id__in=teams)
     if {"user", "team", "period_kind"} <= fields:
         # Targets: read your own and your team's (and a manager their tree's and its
         # people's); set those of your tree and its people, never your own.
@@ -208,9 +213,8 @@ def visible_parts(model: type[Model], user: Any) -> list[Q] | None:
     teams = managed_team_ids(user)
     if not teams:
         return None
-    people = set(get_user_model().objects.filter(team_id__in=teams).values_list("pk", flat=True))
     elsewhere = list(
-        model._base_manager.filter(owner_id__in=sorted(people | {user.pk}))
+        model._base_manager.filter(owner_id__in=_tree_owners(user, teams))
         .filter(Q(team_id__isnull=True) | ~Q(team_id__in=teams))
         .order_by()
         .values_list("pk", flat=True)[: _ELSEWHERE_AT_MOST + 1]

@@ -341,75 +341,57 @@ def _dates_rows(deal_ids: list[int] | None) -> dict[int, _DatesRow]:
 # --- Writing them -------------------------------------------------------------------------
 
 
+def _replace(model, keys: Q | None, rows: list, batch_size: int = 2000) -> None:
+    """Every summary table is written the same way: the rows of the recomputed keys (None:
+    the whole table) deleted, the fresh ones inserted."""
+    (model.objects.all() if keys is None else model.objects.filter(keys)).delete()
+    model.objects.bulk_create(rows, batch_size=batch_size)
+
+
+def _cell_days(keys: list[_DayKey] | None) -> Q | None:
+    if keys is None:
+        return None
+    return _any_of(keys, lambda day, owner, team: _in_cell(owner, team, day=day))
+
+
 def _write_days(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None) -> None:
-    stale = DayFigures.objects.all()
-    if keys is not None:
-        stale = stale.filter(_any_of(keys, lambda day, owner, team: _in_cell(owner, team, day=day)))
-    stale.delete()
-    DayFigures.objects.bulk_create(
-        [
-            DayFigures(day=day, owner_id=owner, team_id=team, **parts)
-            for (day, owner, team), parts in fresh.items()
-            if any(parts.values())
-        ],
-        batch_size=2000,
-    )
+    rows = [
+        DayFigures(day=day, owner_id=owner, team_id=team, **parts)
+        for (day, owner, team), parts in fresh.items()
+        if any(parts.values())
+    ]
+    _replace(DayFigures, _cell_days(keys), rows)
 
 
 def _write_funnel(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | None) -> None:
-    stale = FunnelDay.objects.all()
-    if keys is not None:
-        stale = stale.filter(_any_of(keys, lambda day, owner, team: _in_cell(owner, team, day=day)))
-    stale.delete()
-    FunnelDay.objects.bulk_create(
-        [
-            FunnelDay(day=day, owner_id=owner, team_id=team, furthest=furthest, deals=n)
-            for (day, owner, team, furthest), n in fresh.items()
-        ],
-        batch_size=2000,
-    )
+    rows = [
+        FunnelDay(day=day, owner_id=owner, team_id=team, furthest=furthest, deals=n)
+        for (day, owner, team, furthest), n in fresh.items()
+    ]
+    _replace(FunnelDay, _cell_days(keys), rows)
 
 
 def _write_open(fresh: dict[_CellStage, tuple[int, int]], keys: list[_CellStage] | None) -> None:
-    stale = OpenDeals.objects.all()
-    if keys is not None:
-        stale = stale.filter(_any_of(keys, _in_stage))
-    stale.delete()
-    OpenDeals.objects.bulk_create(
-        [
-            OpenDeals(owner_id=o, team_id=t, stage_id=s, open_deals=n, pipeline_cents=c)
-            for (o, t, s), (n, c) in fresh.items()
-        ],
-        batch_size=2000,
-    )
+    rows = [
+        OpenDeals(owner_id=o, team_id=t, stage_id=s, open_deals=n, pipeline_cents=c)
+        for (o, t, s), (n, c) in fresh.items()
+    ]
+    _replace(OpenDeals, None if keys is None else _any_of(keys, _in_stage), rows)
 
 
 def _write_won(fresh: dict[int, dict[str, Any]], deal_ids: list[int] | None) -> None:
-    stale = WonDeal.objects.all() if deal_ids is None else WonDeal.objects.filter(pk__in=deal_ids)
-    stale.delete()
-    WonDeal.objects.bulk_create(
-        [WonDeal(deal_id=pk, **row) for pk, row in fresh.items()], batch_size=5000
-    )
+    rows = [WonDeal(deal_id=pk, **row) for pk, row in fresh.items()]
+    _replace(WonDeal, None if deal_ids is None else Q(pk__in=deal_ids), rows, 5000)
 
 
 def _write_dates(fresh: dict[int, _DatesRow], deal_ids: list[int] | None) -> None:
-    stale = OpenDealDates.objects.all()
-    if deal_ids is not None:
-        stale = stale.filter(pk__in=deal_ids)
-    stale.delete()
-    OpenDealDates.objects.bulk_create(
-        [
-            OpenDealDates(
-                deal_id=pk,
-                owner_id=owner,
-                team_id=team,
-                expected_close_date=closing,
-                last_move=moved,
-            )
-            for pk, (owner, team, closing, moved) in fresh.items()
-        ],
-        batch_size=5000,
-    )
+    rows = [
+        OpenDealDates(
+            deal_id=pk, owner_id=owner, team_id=team, expected_close_date=closing, last_move=moved
+        )
+        for pk, (owner, team, closing, moved) in fresh.items()
+    ]
+    _replace(OpenDealDates, None if deal_ids is None else Q(pk__in=deal_ids), rows, 5000)
 
 
 # --- Customers: first wins per scope, and each scope's totals ----------------------------

@@ -70,12 +70,6 @@ class MergedWalks:
             and columns[-1:] == ["pk"]  # the tie-breaker: every page in one order
         )
 
-    def count(self) -> int:
-        return self.rows.count()
-
-    def __len__(self) -> int:
-        return self.count()
-
     def __getitem__(self, key):
         if not self.merges or not isinstance(key, slice) or key.stop is None:
             return self.rows[key]
@@ -83,14 +77,12 @@ class MergedWalks:
             return []  # the paginator's empty page, [0:0]
         # A filter may leave some parts nothing to match (Django then drops them from a
         # UNION, and a UNION of one is that part's query).
-        parts = [part for part in self.parts or () if not self.rows.filter(part).query.is_empty()]
+        parts = [self.rows.filter(part) for part in self.parts or ()]
+        parts = [rows for rows in parts if not rows.query.is_empty()]
         if len(parts) <= 1:  # one team, nobody's deals elsewhere: its walk alone
-            return self.rows.filter(*parts[:1])[key] if parts else []
-        order = self.rows.query.order_by
-        walks = [
-            self.rows.filter(part).values_list("pk", *self.columns)[: key.stop] for part in parts
-        ]
-        merged = walks[0].union(*walks[1:], all=True).order_by(*order)[key]
+            return parts[0][key] if parts else []
+        walks = [rows.values_list("pk", *self.columns)[: key.stop] for rows in parts]
+        merged = walks[0].union(*walks[1:], all=True).order_by(*self.rows.query.order_by)[key]
         ids = [row[0] for row in merged]
         found = self.rows.order_by().in_bulk(ids)
         return [found[pk] for pk in ids if pk in found]
