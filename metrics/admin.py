@@ -3,6 +3,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
     CustomerFirstWin,
+    CycleBucket,
     DayFigures,
     FunnelDay,
     KPISnapshot,
@@ -90,6 +91,7 @@ class KPISnapshotAdmin(admin.ModelAdmin):
     FunnelDay,
     CustomerFirstWin,
     ScopeCustomers,
+    CycleBucket,
     SummaryChange,
 )
 class SummaryAdmin(admin.ModelAdmin):

@@ -45,6 +45,7 @@ from metrics import summary
 from metrics.aggregates import Cents, Mean, Median
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.choices import ScopeKind as SnapshotScope
+from metrics.cycles import cycles_of_period
 from metrics.models import (
     CustomerFirstWin,
     DayFigures,
@@ -430,7 +431,9 @@ def _cycle_of_wins_now(grouping: _Grouping, firsts: list[dt.datetime], until: dt
     return _grouped(wins, grouping.key, **_cycle_aggregates(F("cycle_days"), firsts))
 
 
-def _customers_now(scope_sets: list[_ScopeSet], until: dt.datetime) -> list[dict[Any, dict]]:
+def _customers_now(
+    scope_sets: list[_ScopeSet], base: Q, until: dt.datetime
+) -> list[dict[Any, dict]]:
     """Each key's customers and their revenue to `until`: the scope's totals to now
     (ScopeCustomers) less the first wins and the won cents from `until` on, so only the
     rows after the moment are read (none for a period to today)."""
@@ -451,14 +454,15 @@ def _customers_now(scope_sets: list[_ScopeSet], until: dt.datetime) -> list[dict
     )
     for kind, scope_id, n in later:
         totals.setdefault((kind, scope_id), [0, 0])[0] -= n
+    # The won cents from `until` on, per (owner, team) cell, added to each cell's scopes
+    # like every additive part: one query for every scope set and team level.
+    wins = WonDeal.objects.filter(base, closed_at__gte=until, company_id__isnull=False)
+    later = _grouped(wins, CELL, cents=Sum("amount_cents"))
     result = []
     for scope_set in scope_sets:
         cents_later: dict[Any, int] = defaultdict(int)
-        for grouping in scope_set.groupings:
-            wins = WonDeal.objects.filter(
-                grouping.deal_filter, closed_at__gte=until, company_id__isnull=False
-            )
-            for key, values in _grouped(wins, grouping.key, cents=Sum("amount_cents")).items():
+        for (owner_id, team_id), values in later.items():
+            for key in scope_set.keys_of(owner_id, team_id):
                 cents_later[key] += values["cents"] or 0
         parts = {}
         for key, scope in scope_set.snapshot_scopes.items():
@@ -665,9 +669,9 @@ def _compute_periods(
         for key, values in pipelines.items():
             for name, value in values.items():
                 add(result, key, name, value)
-    customers = _customers_now(scope_sets, until) if live else None
+    customers = _customers_now(scope_sets, base, until) if live else None
     # Not for the snapshot job itself (settled): it is what freezes them.
-    cycles = _frozen_cycles(scope_sets, firsts, until, snapshots) if live and not settled else None
+    cycles = _bucketed_cycles(scope_sets, firsts, until) if live and not settled else None
     for i, (scope_set, result) in enumerate(zip(scope_sets, merged, strict=True)):
         families = [customers[i]] if customers is not None else []
         if cycles is not None:
@@ -717,39 +721,63 @@ def _frozen_pipeline(
     ]
 
 
-def _frozen_cycles(
-    scope_sets: list[_ScopeSet], firsts: list[dt.datetime], until: dt.datetime, snapshots: dict
+def _bucketed_cycles(
+    scope_sets: list[_ScopeSet], firsts: list[dt.datetime], until: dt.datetime
 ) -> list[dict[Any, dict[str, Any]]] | None:
-    """The cycle mean and median of a closed month, quarter or year (or the part of one up
-    to a day's end), as the nightly snapshot of its last day froze them, per scope set and
-    key; None unless it is one such period and every key has its snapshot.
+    """The cycle mean and median of every key for each period start, from the cycle
+    buckets (metrics.cycles), when each range first..until holds every win of a calendar
+    month, quarter or year that begins at `first` (the period to date, none won after
+    `until`, or the whole period); None otherwise, and the wins are read afresh.
 
-    Medians do not add up from day rows: the live figure reads every won deal of the period,
-    170-280 ms a query for a year at 1M deals, and a page compares with the previous period.
-    Like the frozen pipeline, a later edit of that period's deals does not rewrite it until
-    the day is snapshotted again (docs/kpis.md, "Snapshots")."""
-    if len(firsts) != 1 or until > timezone.now():
+    Medians do not add up from day rows: computed afresh, each team level reads every won
+    deal of the period, 170-280 ms a query for a year at 1M deals."""
+    if any(not s.snapshot_scopes for s in scope_sets):
         return None
-    day, first = _last_day(until), summary.local_day(firsts[0])
-    if end_of_day(day) != until:
-        return None
-    kinds = [k for k in PeriodKind if periods.period_start(day, k) == first]
-    if not kinds:
-        return None
-    frozen = _snapshot_rows(scope_sets, day, kinds[0], snapshots)
-    if frozen is None:
-        return None
-    columns = ["sales_cycle_days_mean", "sales_cycle_days_median"]
-    return [{key: {c: row[c] for c in columns} for key, row in rows.items()} for rows in frozen]
+    last = _last_day(until)
+    periods_read = []
+    for first in firsts:
+        enclosing = periods.enclosing_period(summary.local_day(first), last)
+        if enclosing is None:
+            return None
+        kind, start = enclosing
+        bounds = periods.day_bounds(start, periods.period_end(start, kind))
+        if (
+            until < bounds[1]
+            and WonDeal.objects.filter(closed_at__gte=until, closed_at__lt=bounds[1]).exists()
+        ):
+            return None  # a period cut short by as_of, or wins dated after now
+        periods_read.append((kind, start, bounds))
+    wanted = {scope for s in scope_sets for scope in s.snapshot_scopes.values()}
+    trees = _team_trees() if any(kind == SnapshotScope.TEAM for kind, _ in wanted) else {}
+    by_period = []
+    for kind, start, bounds in periods_read:
+        found = cycles_of_period(wanted, kind, start, bounds, trees)
+        if found is None:
+            return None
+        by_period.append(found)
+    return [
+        {
+            key: {
+                f"{name}__{i}": value
+                for i, found in enumerate(by_period)
+                for name, value in found[scope].items()
+            }
+            for key, scope in s.snapshot_scopes.items()
+        }
+        for s in scope_sets
+    ]
 
 
-_FROZEN_COLUMNS = [
-    "open_deals",
-    "pipeline_value",
-    "weighted_pipeline",
-    "sales_cycle_days_mean",
-    "sales_cycle_days_median",
-]
+def _team_trees() -> dict[int, list[int]]:
+    """Each team with the teams under it (its scope's deals are theirs too)."""
+    trees: dict[int, list[int]] = defaultdict(list)
+    for team_id, chain in team_chains(dict(Team.objects.values_list("id", "parent_id"))).items():
+        for ancestor in chain:
+            trees[ancestor].append(team_id)
+    return trees
+
+
+_FROZEN_COLUMNS = ["open_deals", "pipeline_value", "weighted_pipeline"]
 
 
 def _snapshot_rows(

@@ -225,10 +225,46 @@ class WonDeal(models.Model):
         indexes = [
             models.Index(fields=["closed_at", "owner_id", "team_id"]),
             models.Index(fields=["company_id"]),
+            # A cycle bucket's wins, for the organisation, a team's tree and an owner
+            # (metrics.cycles: the median's middle values).
+            models.Index(fields=["cycle_days", "closed_at"]),
+            models.Index(fields=["team_id", "cycle_days"]),
+            models.Index(fields=["owner_id", "cycle_days"]),
         ]
 
     def __str__(self) -> str:
         return f"deal {self.deal_id}"
+
+
+class CycleBucket(models.Model):
+    """The won deals of one scope (the organisation, a team with its sub-teams, an owner)
+    and calendar period whose sales cycle falls in one whole day [bucket, bucket + 1): how
+    many, and the sum of their cycles in microseconds. Counts add up where medians do not:
+    a scope's median is the middle rank's bucket, found by a running sum over a few hundred
+    rows, and the exact cycles of that bucket only (metrics.cycles), instead of every win
+    of the period (110,000 for a year at 1M deals)."""
+
+    period_kind = models.CharField(max_length=8)
+    period_start = models.DateField()
+    scope_kind = models.CharField(max_length=8)
+    scope_id = models.PositiveBigIntegerField()
+    bucket = models.IntegerField()  # floor(cycle days)
+    deals = models.PositiveIntegerField(default=0)
+    cycle_us = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # The counts in the index too (PostgreSQL): the running sums read one period's
+            # buckets in key order from the index alone, no sort and no table pages.
+            models.UniqueConstraint(
+                fields=["period_kind", "period_start", "scope_kind", "scope_id", "bucket"],
+                include=["deals", "cycle_us"],
+                name="%(app_label)s_%(class)s_one_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_kind} {self.scope_id} {self.period_kind} {self.period_start}"
 
 
 class OpenDealDates(models.Model):

@@ -19,6 +19,7 @@ two drains never write an older computation over a newer one. SQLite has one wri
 
 import datetime as dt
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -32,7 +33,8 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from accounts.models import Team
-from periods.calendar import day_bounds
+from periods.calendar import day_bounds, period_start
+from periods.choices import PeriodKind
 from periods.durations import WallClockDays
 from pipeline.choices import StageKind
 from pipeline.models import Deal, Lead
@@ -40,6 +42,7 @@ from pipeline.models import Deal, Lead
 from .aggregates import Cents
 from .models import (
     CustomerFirstWin,
+    CycleBucket,
     DayFigures,
     FunnelDay,
     OpenDealDates,
@@ -536,15 +539,123 @@ def _update_customers(old_won: list[dict[str, Any]], new_won: list[dict[str, Any
     _add_to_totals(deltas)
 
 
+# --- Cycle buckets: each scope's wins per period and whole day of cycle -------------------
+
+_BucketKey = tuple[str, dt.date, str, int, int]  # period kind, start, scope kind, id, bucket
+
+
+def cycle_us(days: float) -> int:
+    """A cycle in days as its exact whole microseconds (a cycle is a difference of two
+    timestamps, kept to the microsecond, divided by 86,400 s once)."""
+    return round(days * 86_400_000_000)
+
+
+def _cycle_buckets(rows: Iterable[dict[str, Any]], chains) -> dict[_BucketKey, list[int]]:
+    """(wins, cycle microseconds) per bucket key of the won deals `rows`."""
+    totals: dict[_BucketKey, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        day, cycle = local_day(row["closed_at"]), row["cycle_days"]
+        bucket, us = math.floor(cycle), cycle_us(cycle)
+        starts = [(kind, period_start(day, kind)) for kind in PeriodKind]
+        for scope in _scopes_of(row["owner_id"], row["team_id"], chains):
+            for kind, start in starts:
+                total = totals[(kind, start, *scope, bucket)]
+                total[0] += 1
+                total[1] += us
+    return totals
+
+
+def _bucket_key(kind: str, start: dt.date, scope_kind: str, scope_id: int, bucket: int) -> Q:
+    return Q(
+        period_kind=kind,
+        period_start=start,
+        scope_kind=scope_kind,
+        scope_id=scope_id,
+        bucket=bucket,
+    )
+
+
+def _update_cycles(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]]) -> None:
+    """Move the buckets of the won deals old_won, now new_won, by the difference, under
+    the drain's lock; a bucket left with no win is deleted."""
+    if not old_won and not new_won:
+        return
+    chains = _team_chains()
+    deltas = _cycle_buckets(new_won, chains)
+    for key, (n, us) in _cycle_buckets(old_won, chains).items():
+        deltas[key][0] -= n
+        deltas[key][1] -= us
+    deltas = {key: d for key, d in deltas.items() if any(d)}
+    if not deltas:
+        return
+    existing = {
+        (r.period_kind, r.period_start, r.scope_kind, r.scope_id, r.bucket): r
+        for r in CycleBucket.objects.filter(_any_of(deltas, _bucket_key))
+    }
+    changed: list[CycleBucket] = []
+    new: list[CycleBucket] = []
+    emptied: list[CycleBucket] = []
+    for key, (n, us) in deltas.items():
+        if (row := existing.get(key)) is None:
+            kind, start, scope_kind, scope_id, bucket = key
+            row = CycleBucket(
+                period_kind=kind,
+                period_start=start,
+                scope_kind=scope_kind,
+                scope_id=scope_id,
+                bucket=bucket,
+            )
+            new.append(row)
+        row.deals += n
+        row.cycle_us += us
+        if row.pk is None:
+            continue
+        (emptied if row.deals == 0 else changed).append(row)
+    CycleBucket.objects.filter(pk__in=[row.pk for row in emptied]).delete()
+    CycleBucket.objects.bulk_update(changed, ["deals", "cycle_us"])
+    CycleBucket.objects.bulk_create(new)
+
+
+def _stored_cycles() -> dict[_BucketKey, list[int]]:
+    return {
+        (k, s, sk, si, b): [n, us]
+        for k, s, sk, si, b, n, us in CycleBucket.objects.values_list(
+            "period_kind", "period_start", "scope_kind", "scope_id", "bucket", "deals", "cycle_us"
+        ).iterator(chunk_size=10000)
+    }
+
+
+def _rebuild_cycles(fresh_won: dict[int, dict[str, Any]], chains) -> int:
+    fresh = _cycle_buckets(fresh_won.values(), chains)
+    differing = _differing(_stored_cycles(), fresh)
+    if differing:
+        rows = [
+            CycleBucket(
+                period_kind=k,
+                period_start=s,
+                scope_kind=sk,
+                scope_id=si,
+                bucket=b,
+                deals=n,
+                cycle_us=us,
+            )
+            # In key order: a period's buckets then sit on few pages.
+            for (k, s, sk, si, b), (n, us) in sorted(fresh.items())
+        ]
+        _replace(CycleBucket, None, rows, 5000)
+    return differing
+
+
 def rebuild_customers() -> int:
-    """Recompute the customer tables: a team's scope depends on the team tree."""
+    """Recompute the tables whose scopes follow the team tree (a team's figures are its
+    sub-teams' too): customers and cycle buckets. Returns the rows that differed."""
     with transaction.atomic():
         _lock()
-        return _rebuild_customers(_won_rows(None))
+        fresh_won, chains = _won_rows(None), _team_chains()
+        return _rebuild_customers(fresh_won, chains) + _rebuild_cycles(fresh_won, chains)
 
 
-def _rebuild_customers(fresh_won: dict[int, dict[str, Any]]) -> int:
-    chains = _team_chains()
+def _rebuild_customers(fresh_won: dict[int, dict[str, Any]], chains) -> int:
     fresh_firsts = _first_wins(fresh_won.values(), chains)
     fresh_totals = _scope_totals(fresh_won.values(), chains)
     stored_firsts, stored_totals = _stored_customers()
@@ -590,6 +701,7 @@ class Drift:
     funnel_days: int = 0
     customers: int = 0
     open_deal_dates: int = 0
+    cycle_buckets: int = 0
 
     @property
     def total(self) -> int:
@@ -600,6 +712,7 @@ class Drift:
             + self.funnel_days
             + self.customers
             + self.open_deal_dates
+            + self.cycle_buckets
         )
 
 
@@ -684,11 +797,12 @@ def drain(*, wait: bool = True) -> int:
         _write_days(_day_rows(days), days)
         _write_funnel(_funnel_rows(days), days)
         _write_open(_open_rows(cells), cells)
-        old_won = list(WonDeal.objects.filter(pk__in=ids).values(*_WON_COLUMNS))
+        old_won = list(WonDeal.objects.filter(pk__in=ids).values(*_WON_COLUMNS, "cycle_days"))
         new_won = _won_rows(ids)
         _write_won(new_won, ids)
         _write_dates(_dates_rows(ids), ids)
         _update_customers(old_won, list(new_won.values()))
+        _update_cycles(old_won, list(new_won.values()))
         return len(changes)
 
 
@@ -778,10 +892,16 @@ def _rebuild() -> Drift:
         _write_funnel(fresh_funnel, None)
     if drift.open_deal_dates:
         _write_dates(fresh_dates, None)
-    return replace(drift, customers=_rebuild_customers(fresh_won))
+    chains = _team_chains()
+    return replace(
+        drift,
+        customers=_rebuild_customers(fresh_won, chains),
+        cycle_buckets=_rebuild_cycles(fresh_won, chains),
+    )
 
 
 _TABLES = [
+    CycleBucket,
     DayFigures,
     OpenDeals,
     WonDeal,

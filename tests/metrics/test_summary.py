@@ -219,7 +219,7 @@ def test_the_rebuild_command_reports_drift(org):
     call_command("rebuild_summary", "--check", stdout=out)
     expected = (
         "0 day rows, 0 open-pipeline rows, 0 won deals, 0 funnel rows, 0 customer rows, "
-        "0 open-deal dates"
+        "0 open-deal dates, 0 cycle buckets"
     )
     assert f"{expected} (none)" in out.getvalue()
     OpenDeals.objects.all().delete()
@@ -288,35 +288,62 @@ def test_a_closed_periods_pipeline_is_the_one_the_nightly_job_froze(org):
     assert replayed.pipeline_value != fresh.pipeline_value
 
 
-def test_a_closed_periods_cycle_is_the_one_the_nightly_job_froze(org):
+def test_a_periods_cycle_median_reads_the_middle_bucket_not_every_win(org):
     from django.test.utils import CaptureQueriesContext
 
-    from metrics.services import kpi_snapshot_create
+    from metrics.models import CycleBucket
 
     summary.drain()
     now = timezone.now()
     q1 = {"start": dt.date(2026, 1, 1), "end": dt.date(2026, 3, 31), "as_of": now}
-    fresh = kpis_for_scope(kind="org", **q1, scope_id=None)
-    assert fresh.sales_cycle_days_median is not None
-    kpi_snapshot_create(day=dt.date(2026, 3, 31))
     with CaptureQueriesContext(connection) as captured:
-        frozen = kpis_for_scope(kind="org", scope_id=None, **q1, live=True)
-    assert frozen == fresh
-    # Read from the snapshot: no won deal of the quarter is read for the median.
+        live = kpis_for_scope(kind="org", scope_id=None, **q1, live=True)
+    # The quarter's cycles were 35.5, 30.25, 45 and 36 days (docs/kpis.md).
+    assert (live.sales_cycle_days_mean, live.sales_cycle_days_median) == (36.6875, 35.75)
+    assert live == kpis_for_scope(kind="org", scope_id=None, **q1)
     medians = ("PERCENTILE_CONT", "SALESPERF_MEDIAN")
     assert not [q for q in captured.captured_queries if any(m in q["sql"] for m in medians)]
-    # A month of it, and a scope with no snapshot yet: computed, and equal.
-    march = {"start": dt.date(2026, 3, 1), "end": dt.date(2026, 3, 31), "as_of": now}
-    assert kpis_for_scope(kind="org", scope_id=None, **march, live=True) == kpis_for_scope(
-        kind="org", scope_id=None, **march
+    # The two middle ranks (35.5 and 36) sit in the buckets of days 35 and 36.
+    quarter = CycleBucket.objects.filter(
+        period_kind="quarter", period_start=q1["start"], scope_kind="org"
     )
-    # A first contact moved later changes the replay, not the frozen cycle of Q1.
+    assert dict(quarter.values_list("bucket", "deals")) == {30: 1, 35: 1, 36: 1, 45: 1}
+    # A first contact moved a year earlier: the first win's cycle is now 404.5 days, and
+    # the figure moves at once (sorted 30.25, 36, 45, 404.5).
     Lead.objects.filter(pk=org.d1.lead_id).update(created_at=at(1, 1, year=2025))
     live = kpis_for_scope(kind="org", scope_id=None, **q1, live=True)
-    assert live.sales_cycle_days_mean == fresh.sales_cycle_days_mean
-    assert live.sales_cycle_days_median == fresh.sales_cycle_days_median
-    replayed = kpis_for_scope(kind="org", scope_id=None, **q1)
-    assert replayed.sales_cycle_days_mean != fresh.sales_cycle_days_mean
+    assert (live.sales_cycle_days_mean, live.sales_cycle_days_median) == (128.9375, 40.5)
+    assert live == kpis_for_scope(kind="org", scope_id=None, **q1)
+    # Buckets that disagree with the wins are not trusted: the figure is computed afresh,
+    # and the nightly rebuild reports and repairs them.
+    CycleBucket.objects.filter(period_kind="quarter", scope_kind="org", bucket=45).update(deals=2)
+    assert kpis_for_scope(kind="org", scope_id=None, **q1, live=True) == live
+    assert summary.rebuild().cycle_buckets == 1
+    assert summary.rebuild().total == 0
+
+
+def test_a_period_cut_short_reads_its_wins_afresh(org):
+    """This month up to a minute ago is not the buckets' whole month: a deal won since
+    counts in them, not in the cycle. (The day totals count whole days: as of a moment
+    today, the live page is as of now.)"""
+    now = timezone.now()
+    DealFactory(
+        owner=org.a1,
+        stage=default_stage("Won"),
+        amount=Decimal("10.00"),
+        created_at=now - dt.timedelta(days=3),
+        closed_at=now,
+    )
+    summary.drain()
+    month = {"start": TODAY.replace(day=1), "end": TODAY, "as_of": now - dt.timedelta(minutes=1)}
+    for kind, scope_id in [("org", None), ("user", org.a1.pk)]:
+        live = kpis_for_scope(kind=kind, scope_id=scope_id, **month, live=True)
+        fresh = kpis_for_scope(kind=kind, scope_id=scope_id, **month)
+        assert live.sales_cycle_days_mean == fresh.sales_cycle_days_mean
+        assert live.sales_cycle_days_median == fresh.sales_cycle_days_median
+    month["as_of"] = now + dt.timedelta(seconds=1)
+    live = kpis_for_scope(kind="user", scope_id=org.a1.pk, **month, live=True)
+    assert live.sales_cycle_days_median == 3.0
 
 
 def test_customers_count_once_per_scope_and_follow_the_team_tree(

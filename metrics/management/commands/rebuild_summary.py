@@ -19,8 +19,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"summary drift: {drift.day_figures} day rows, {drift.open_deals} open-pipeline "
             f"rows, {drift.won_deals} won deals, {drift.funnel_days} funnel rows, "
-            f"{drift.customers} customer rows, {drift.open_deal_dates} open-deal dates "
-            f"({'repaired' if drift.total else 'none'})"
+            f"{drift.customers} customer rows, {drift.open_deal_dates} open-deal dates, "
+            f"{drift.cycle_buckets} cycle buckets ({'repaired' if drift.total else 'none'})"
         )
         if check and drift.total:
             raise CommandError("the summary had drifted from the raw rows (repaired)")
