@@ -515,13 +515,12 @@ def _add_to_totals(deltas: dict[_Scope, list[int]]) -> None:
     ScopeCustomers.objects.bulk_create(new)
 
 
-def _update_customers(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]]) -> None:
+def _update_customers(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]], chains) -> None:
     """After the won deals old_won became new_won: recompute the first wins of their
     companies and move each scope's totals by the difference."""
     if not old_won and not new_won:  # no won deal touched (most writes): nothing to do
         return
     companies = sorted({r["company_id"] for r in old_won + new_won if r["company_id"] is not None})
-    chains = _team_chains()
     deltas: dict[_Scope, list[int]] = defaultdict(lambda: [0, 0])
     for scope, cents in _customer_cents(new_won, chains).items():
         deltas[scope][1] += cents
@@ -575,12 +574,11 @@ def _bucket_key(kind: str, start: dt.date, scope_kind: str, scope_id: int, bucke
     )
 
 
-def _update_cycles(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]]) -> None:
+def _update_cycles(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]], chains) -> None:
     """Move the buckets of the won deals old_won, now new_won, by the difference, under
     the drain's lock; a bucket left with no win is deleted."""
     if not old_won and not new_won:
         return
-    chains = _team_chains()
     deltas = _cycle_buckets(new_won, chains)
     for key, (n, us) in _cycle_buckets(old_won, chains).items():
         deltas[key][0] -= n
@@ -801,8 +799,10 @@ def drain(*, wait: bool = True) -> int:
         new_won = _won_rows(ids)
         _write_won(new_won, ids)
         _write_dates(_dates_rows(ids), ids)
-        _update_customers(old_won, list(new_won.values()))
-        _update_cycles(old_won, list(new_won.values()))
+        if old_won or new_won:  # a won deal touched (most writes touch none)
+            chains = _team_chains()
+            _update_customers(old_won, list(new_won.values()), chains)
+            _update_cycles(old_won, list(new_won.values()), chains)
         return len(changes)
 
 
