@@ -7,6 +7,7 @@ from .models import (
     DayFigures,
     FunnelDay,
     KPISnapshot,
+    MonthFigures,
     OpenDealDates,
     OpenDeals,
     ScopeCustomers,
@@ -85,6 +86,7 @@ class KPISnapshotAdmin(admin.ModelAdmin):
 
 @admin.register(
     DayFigures,
+    MonthFigures,
     OpenDeals,
     OpenDealDates,
     WonDeal,

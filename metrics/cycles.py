@@ -102,12 +102,13 @@ def _wins_in_ranges(
             " AND w.closed_at >= %s AND w.closed_at < %s"
         )
         if connection.vendor == "postgresql":
-            # LATERAL: PostgreSQL cannot estimate a join on a range of the list's values
-            # and hashes the period's every win (30 ms for a year at 1M deals) instead of
-            # probing the index once per row of the list. SQLite probes anyway.
-            source = (
-                f"{kind}s r CROSS JOIN LATERAL (SELECT cycle_days FROM {table} w WHERE {match}) w"
-            )
+            # A LATERAL probe of the index per row of the list; OFFSET 0 keeps PostgreSQL
+            # from flattening it into a join, which it cannot estimate on a range of the
+            # list's values: it hashes the period's every win instead (29 ms for a year at
+            # 1M deals, growing with the wins; the probes 11 ms for month, quarter or year
+            # alike). SQLite probes the index anyway.
+            probe = f"SELECT cycle_days FROM {table} w WHERE {match} OFFSET 0"
+            source = f"{kind}s r CROSS JOIN LATERAL ({probe}) w"
         else:
             source = f"{kind}s r JOIN {table} w ON {match}"
         selects.append(f"SELECT '{kind}', r.scope_id, w.cycle_days FROM {source}")

@@ -51,6 +51,7 @@ from metrics.models import (
     DayFigures,
     FunnelDay,
     KPISnapshot,
+    MonthFigures,
     OpenDeals,
     ScopeCustomers,
     Target,
@@ -323,13 +324,40 @@ def _last_day(until: dt.datetime) -> dt.date:
 
 
 def _days_in_period(base: Q, firsts: list[dt.datetime], until: dt.datetime) -> dict:
+    """The day parts from each period start to `until`, per (owner, team) cell: whole
+    calendar months from MonthFigures when every start is a month's first day (a year is
+    12 rows a cell), the days after the last whole month from DayFigures."""
     days = [summary.local_day(first) for first in firsts]
-    rows = DayFigures.objects.filter(base, day__gte=min(days), day__lte=_last_day(until))
-    aggregates = {}
-    for i, first in enumerate(days):
-        since = None if first == min(days) else Q(day__gte=first)
-        aggregates |= {f"{part}__{i}": Sum(part, filter=since) for part in summary.DAY_PARTS}
-    return _grouped(rows, CELL, **aggregates)
+    start, last = min(days), _last_day(until)
+    months_to = start  # the first day not covered by whole months
+    if all(day.day == 1 for day in days):
+        while (end := periods.period_end(months_to, PeriodKind.MONTH)) <= last:
+            months_to = end + dt.timedelta(days=1)
+
+    def parts(rows, field: str) -> dict:
+        aggregates = {}
+        for i, first in enumerate(days):
+            since = None if first == start else Q(**{f"{field}__gte": first})
+            aggregates |= {f"{p}__{i}": Sum(p, filter=since) for p in summary.DAY_PARTS}
+        return _grouped(rows, CELL, **aggregates)
+
+    found = []
+    if months_to > start:
+        found.append(
+            parts(MonthFigures.objects.filter(base, month__gte=start, month__lt=months_to), "month")
+        )
+    if months_to <= last:
+        found.append(
+            parts(DayFigures.objects.filter(base, day__gte=months_to, day__lte=last), "day")
+        )
+    if len(found) == 1:
+        return found[0]
+    merged: dict = defaultdict(dict)
+    for family in found:
+        for cell, values in family.items():
+            for name, value in values.items():
+                merged[cell][name] = (merged[cell].get(name) or 0) + (value or 0)
+    return merged
 
 
 def _open_now(base: Q) -> dict:

@@ -161,15 +161,12 @@ class KPISnapshot(models.Model):
 # --- The summary layer (metrics/summary.py keeps it equal to the raw rows) -----------------
 
 
-class DayFigures(models.Model):
-    """The additive KPI parts of one (owner, team) cell's deals and leads of one local day
-    (TIME_ZONE): the live pages add these up instead of scanning the period's raw rows.
+class _DayParts(models.Model):
+    """The additive KPI parts of an (owner, team) cell's deals and leads: created, won,
+    lost, revenue. Cohort parts (leads_won, opportunities_won) are as of now: a lead or
+    deal created then that is won today. Ids are plain integers: a summary row holds no
+    reference that could block a delete, and is rebuilt from the raw rows at any time."""
 
-    Cohort parts (leads_won, opportunities_won) are as of now: a lead or deal created that
-    day that is won today. Ids are plain integers: a summary row holds no reference that
-    could block a delete, and is rebuilt from the raw rows at any time."""
-
-    day = models.DateField()
     owner_id = models.IntegerField()
     team_id = models.IntegerField(null=True)
     leads_created = models.PositiveIntegerField(default=0)
@@ -181,10 +178,35 @@ class DayFigures(models.Model):
     revenue_cents = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class DayFigures(_DayParts):
+    """The parts of one cell for one local day (TIME_ZONE): the live pages add these up
+    instead of scanning the period's raw rows."""
+
+    day = models.DateField()
+
+    class Meta:
         indexes = [models.Index(fields=["day", "owner_id", "team_id"])]
 
     def __str__(self) -> str:
         return f"{self.day} owner {self.owner_id} team {self.team_id}"
+
+
+class MonthFigures(_DayParts):
+    """The day rows of one cell added up by calendar month (`month`: its first day): a
+    year's figures are 12 rows a cell, not 365 (80,000 rows for the organisation at 236
+    people, 25-45 ms a query). The drain recomputes a month's row from its day rows
+    whenever one of them changes."""
+
+    month = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["month", "owner_id", "team_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} owner {self.owner_id} team {self.team_id}"
 
 
 class OpenDeals(models.Model):

@@ -33,7 +33,7 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from accounts.models import Team
-from periods.calendar import day_bounds, period_start
+from periods.calendar import day_bounds, period_end, period_start
 from periods.choices import PeriodKind
 from periods.durations import WallClockDays
 from pipeline.choices import StageKind
@@ -45,6 +45,7 @@ from .models import (
     CycleBucket,
     DayFigures,
     FunnelDay,
+    MonthFigures,
     OpenDealDates,
     OpenDeals,
     ScopeCustomers,
@@ -364,6 +365,44 @@ def _write_days(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None
         if any(parts.values())
     ]
     _replace(DayFigures, _cell_days(keys), rows)
+
+
+def _months_of(fresh_days: dict[_DayKey, dict[str, int]]) -> dict[_DayKey, dict[str, int]]:
+    """Day rows added up by (first of the month, owner, team)."""
+    months: dict[_DayKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DAY_PARTS, 0))
+    for (day, owner, team), parts in fresh_days.items():
+        month = months[(day.replace(day=1), owner, team)]
+        for name, value in parts.items():
+            month[name] += value
+    return months
+
+
+def _month_keys(day_keys: Iterable[_DayKey]) -> list[_DayKey]:
+    return sorted({(day.replace(day=1), owner, team) for day, owner, team in day_keys}, key=str)
+
+
+def _month_rows(keys: list[_DayKey]) -> dict[_DayKey, dict[str, int]]:
+    """The months' rows afresh from their (already written) day rows."""
+
+    def of_month(month: dt.date, owner: int, team: int | None) -> Q:
+        return _in_cell(owner, team, day__gte=month, day__lte=period_end(month, PeriodKind.MONTH))
+
+    days = DayFigures.objects.filter(_any_of(keys, of_month)).values(
+        "day", "owner_id", "team_id", *DAY_PARTS
+    )
+    return _months_of({(r.pop("day"), r.pop("owner_id"), r.pop("team_id")): r for r in days})
+
+
+def _write_months(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None) -> None:
+    rows = [
+        MonthFigures(month=month, owner_id=owner, team_id=team, **parts)
+        for (month, owner, team), parts in fresh.items()
+        if any(parts.values())
+    ]
+    matching = None
+    if keys is not None:
+        matching = _any_of(keys, lambda month, owner, team: _in_cell(owner, team, month=month))
+    _replace(MonthFigures, matching, rows)
 
 
 def _write_funnel(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | None) -> None:
@@ -700,6 +739,7 @@ class Drift:
     customers: int = 0
     open_deal_dates: int = 0
     cycle_buckets: int = 0
+    month_figures: int = 0
 
     @property
     def total(self) -> int:
@@ -711,6 +751,7 @@ class Drift:
             + self.customers
             + self.open_deal_dates
             + self.cycle_buckets
+            + self.month_figures
         )
 
 
@@ -793,6 +834,8 @@ def drain(*, wait: bool = True) -> int:
         )
         days, cells, ids = sorted(day_keys, key=str), sorted(open_keys, key=str), sorted(won_ids)
         _write_days(_day_rows(days), days)
+        months = _month_keys(days)
+        _write_months(_month_rows(months), months)
         _write_funnel(_funnel_rows(days), days)
         _write_open(_open_rows(cells), cells)
         old_won = list(WonDeal.objects.filter(pk__in=ids).values(*_WON_COLUMNS, "cycle_days"))
@@ -875,15 +918,25 @@ def _rebuild() -> Drift:
             "deal_id", "owner_id", "team_id", "expected_close_date", "last_move"
         )
     }
+    fresh_months = {
+        key: parts for key, parts in _months_of(fresh_days).items() if any(parts.values())
+    }
+    stored_months = {
+        (r["month"], r["owner_id"], r["team_id"]): {p: r[p] for p in DAY_PARTS}
+        for r in MonthFigures.objects.values("month", "owner_id", "team_id", *DAY_PARTS)
+    }
     drift = Drift(
         _differing(stored_days, fresh_days),
         _differing(stored_open, fresh_open),
         _differing(stored_won, fresh_won),
         _differing(stored_funnel, fresh_funnel),
         open_deal_dates=_differing(stored_dates, fresh_dates),
+        month_figures=_differing(stored_months, fresh_months),
     )
     if drift.day_figures:
         _write_days(fresh_days, None)
+    if drift.month_figures:
+        _write_months(fresh_months, None)
     if drift.open_deals:
         _write_open(fresh_open, None)
     if drift.won_deals:
@@ -903,6 +956,7 @@ def _rebuild() -> Drift:
 _TABLES = [
     CycleBucket,
     DayFigures,
+    MonthFigures,
     OpenDeals,
     WonDeal,
     FunnelDay,

@@ -219,7 +219,7 @@ def test_the_rebuild_command_reports_drift(org):
     call_command("rebuild_summary", "--check", stdout=out)
     expected = (
         "0 day rows, 0 open-pipeline rows, 0 won deals, 0 funnel rows, 0 customer rows, "
-        "0 open-deal dates, 0 cycle buckets"
+        "0 open-deal dates, 0 cycle buckets, 0 month rows"
     )
     assert f"{expected} (none)" in out.getvalue()
     OpenDeals.objects.all().delete()
@@ -319,6 +319,37 @@ def test_a_periods_cycle_median_reads_the_middle_bucket_not_every_win(org):
     CycleBucket.objects.filter(period_kind="quarter", scope_kind="org", bucket=45).update(deals=2)
     assert kpis_for_scope(kind="org", scope_id=None, **q1, live=True) == live
     assert summary.rebuild().cycle_buckets == 1
+    assert summary.rebuild().total == 0
+
+
+def test_whole_months_are_read_from_month_rows(org):
+    from django.test.utils import CaptureQueriesContext
+
+    from metrics.models import MonthFigures
+
+    summary.drain()
+    total = sum(MonthFigures.objects.values_list("revenue_cents", flat=True))
+    assert total == sum(DayFigures.objects.values_list("revenue_cents", flat=True)) == 5_500_000
+    q1 = {"start": dt.date(2026, 1, 1), "end": dt.date(2026, 3, 31), "as_of": timezone.now()}
+    with CaptureQueriesContext(connection) as captured:
+        live = kpis_for_scope(kind="org", scope_id=None, **q1, live=True)
+    assert live == kpis_for_scope(kind="org", scope_id=None, **q1)
+    tables = [q["sql"] for q in captured.captured_queries]
+    assert any("metrics_monthfigures" in sql for sql in tables)
+    # Only the drain's check reads the day rows (their last day), not the quarter's days.
+    assert [sql for sql in tables if "SUM(" in sql and "metrics_dayfigures" in sql] == []
+    # A win moved from February to March moves both months' rows.
+    DealFactory(
+        owner=org.a1,
+        stage=default_stage("Won"),
+        amount=Decimal("7.00"),
+        created_at=at(2, 1),
+        closed_at=at(2, 20),
+    )
+    Deal.objects.filter(amount=Decimal("7.00")).update(closed_at=at(3, 20))
+    assert kpis_for_scope(kind="org", scope_id=None, **q1, live=True) == kpis_for_scope(
+        kind="org", scope_id=None, **q1
+    )
     assert summary.rebuild().total == 0
 
 
