@@ -347,6 +347,26 @@ class FunnelDay(models.Model):
         return f"{self.day} owner {self.owner_id} team {self.team_id} furthest {self.furthest}"
 
 
+class FunnelMonth(models.Model):
+    """FunnelDay added up by calendar month (`month`: its first day), for the whole months
+    of a range: a year's funnel reads 12 rows a cell and stage, not 365. Recomputed by the
+    drain from the month's day rows."""
+
+    month = models.DateField()
+    owner_id = models.IntegerField()
+    team_id = models.IntegerField(null=True)
+    furthest = models.IntegerField()
+    deals = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["month", "owner_id", "team_id"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.month:%Y-%m} owner {self.owner_id} team {self.team_id} furthest {self.furthest}"
+        )
+
+
 class CustomerFirstWin(models.Model):
     """When a company first became a customer of a scope (a rep, a team with its
     sub-teams, the organisation: KPISnapshot's scope kinds): its first won deal there.

@@ -45,6 +45,7 @@ from .models import (
     CycleBucket,
     DayFigures,
     FunnelDay,
+    FunnelMonth,
     MonthFigures,
     OpenDealDates,
     OpenDeals,
@@ -413,6 +414,46 @@ def _write_funnel(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | None) -> N
     _replace(FunnelDay, _cell_days(keys), rows)
 
 
+def _funnel_months_of(fresh: dict[_FunnelKey, int]) -> dict[_FunnelKey, int]:
+    months: dict[_FunnelKey, int] = defaultdict(int)
+    for (day, owner, team, furthest), n in fresh.items():
+        months[(day.replace(day=1), owner, team, furthest)] += n
+    return months
+
+
+def _funnel_month_rows(keys: list[_DayKey]) -> dict[_FunnelKey, int]:
+    """The months' funnel rows afresh from their (already written) day rows."""
+
+    def of_month(month: dt.date, owner: int, team: int | None) -> Q:
+        return _in_cell(owner, team, day__gte=month, day__lte=period_end(month, PeriodKind.MONTH))
+
+    days = FunnelDay.objects.filter(_any_of(keys, of_month)).values_list(
+        "day", "owner_id", "team_id", "furthest", "deals"
+    )
+    return _funnel_months_of({(d, o, t, f): n for d, o, t, f, n in days})
+
+
+def _write_funnel_months(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | None) -> None:
+    rows = [
+        FunnelMonth(month=month, owner_id=owner, team_id=team, furthest=furthest, deals=n)
+        for (month, owner, team, furthest), n in fresh.items()
+        if n
+    ]
+    matching = None
+    if keys is not None:
+        matching = _any_of(keys, lambda month, owner, team: _in_cell(owner, team, month=month))
+    _replace(FunnelMonth, matching, rows)
+
+
+def _stored_funnel_months() -> dict[_FunnelKey, int]:
+    return {
+        (m, o, t, f): n
+        for m, o, t, f, n in FunnelMonth.objects.values_list(
+            "month", "owner_id", "team_id", "furthest", "deals"
+        )
+    }
+
+
 def _write_open(fresh: dict[_CellStage, tuple[int, int]], keys: list[_CellStage] | None) -> None:
     rows = [
         OpenDeals(owner_id=o, team_id=t, stage_id=s, open_deals=n, pipeline_cents=c)
@@ -740,6 +781,7 @@ class Drift:
     open_deal_dates: int = 0
     cycle_buckets: int = 0
     month_figures: int = 0
+    funnel_months: int = 0
 
     @property
     def total(self) -> int:
@@ -752,6 +794,7 @@ class Drift:
             + self.open_deal_dates
             + self.cycle_buckets
             + self.month_figures
+            + self.funnel_months
         )
 
 
@@ -837,6 +880,7 @@ def drain(*, wait: bool = True) -> int:
         months = _month_keys(days)
         _write_months(_month_rows(months), months)
         _write_funnel(_funnel_rows(days), days)
+        _write_funnel_months(_funnel_month_rows(months), months)
         _write_open(_open_rows(cells), cells)
         old_won = list(WonDeal.objects.filter(pk__in=ids).values(*_WON_COLUMNS, "cycle_days"))
         new_won = _won_rows(ids)
@@ -911,6 +955,7 @@ def _rebuild() -> Drift:
     fresh_open, fresh_won = _open_rows(None), _won_rows(None)
     stored_days, stored_open, stored_won = _stored()
     fresh_funnel, stored_funnel = _funnel_rows(None), _stored_funnel()
+    fresh_funnel_months = {k: n for k, n in _funnel_months_of(fresh_funnel).items() if n}
     fresh_dates = _dates_rows(None)
     stored_dates = {
         r[0]: r[1:]
@@ -932,11 +977,14 @@ def _rebuild() -> Drift:
         _differing(stored_funnel, fresh_funnel),
         open_deal_dates=_differing(stored_dates, fresh_dates),
         month_figures=_differing(stored_months, fresh_months),
+        funnel_months=_differing(_stored_funnel_months(), fresh_funnel_months),
     )
     if drift.day_figures:
         _write_days(fresh_days, None)
     if drift.month_figures:
         _write_months(fresh_months, None)
+    if drift.funnel_months:
+        _write_funnel_months(fresh_funnel_months, None)
     if drift.open_deals:
         _write_open(fresh_open, None)
     if drift.won_deals:
@@ -957,6 +1005,7 @@ _TABLES = [
     CycleBucket,
     DayFigures,
     MonthFigures,
+    FunnelMonth,
     OpenDeals,
     WonDeal,
     FunnelDay,
@@ -1027,7 +1076,7 @@ def schedule_drain(**kwargs: Any) -> None:
 
 
 def rebuild_funnel() -> int:
-    """Recompute the whole FunnelDay table: how far a deal got depends on the stages'
+    """Recompute the FunnelDay and FunnelMonth tables: how far a deal got depends on the stages'
     order and kind and on which pipeline is the default. Returns the rows that differed."""
     with transaction.atomic():
         _lock()
@@ -1035,7 +1084,11 @@ def rebuild_funnel() -> int:
         differing = _differing(stored, fresh)
         if differing:
             _write_funnel(fresh, None)
-    return differing
+        months = {k: n for k, n in _funnel_months_of(fresh).items() if n}
+        differing_months = _differing(_stored_funnel_months(), months)
+        if differing_months:
+            _write_funnel_months(months, None)
+    return differing + differing_months
 
 
 def schedule_funnel_rebuild(**kwargs: Any) -> None:

@@ -219,7 +219,7 @@ def test_the_rebuild_command_reports_drift(org):
     call_command("rebuild_summary", "--check", stdout=out)
     expected = (
         "0 day rows, 0 open-pipeline rows, 0 won deals, 0 funnel rows, 0 customer rows, "
-        "0 open-deal dates, 0 cycle buckets, 0 month rows"
+        "0 open-deal dates, 0 cycle buckets, 0 month rows, 0 funnel month rows"
     )
     assert f"{expected} (none)" in out.getvalue()
     OpenDeals.objects.all().delete()
@@ -286,6 +286,15 @@ def test_a_closed_periods_pipeline_is_the_one_the_nightly_job_froze(org):
     assert live.weighted_pipeline == fresh.weighted_pipeline
     replayed = kpis_for_scope(kind="team", scope_id=org.region.pk, **q1)
     assert replayed.pipeline_value != fresh.pipeline_value
+    # So is the CLV on 31 March (C1 30,000, C4 10,000, C6 3,000: docs/kpis.md): a Q1 win
+    # whose amount is edited later changes the replay, not the frozen figure.
+    org_q1 = kpis_for_scope(kind="org", scope_id=None, **q1, live=True)
+    assert org_q1.clv == Decimal("14333.33")
+    Deal.objects.filter(stage__kind="won", closed_at__gte=at(1, 1), closed_at__lt=at(4, 1)).update(
+        amount=Decimal("1.00")
+    )
+    assert kpis_for_scope(kind="org", scope_id=None, **q1, live=True).clv == Decimal("14333.33")
+    assert kpis_for_scope(kind="org", scope_id=None, **q1).clv != Decimal("14333.33")
 
 
 def test_a_periods_cycle_median_reads_the_middle_bucket_not_every_win(org):
@@ -338,6 +347,13 @@ def test_whole_months_are_read_from_month_rows(org):
     assert any("metrics_monthfigures" in sql for sql in tables)
     # Only the drain's check reads the day rows (their last day), not the quarter's days.
     assert [sql for sql in tables if "SUM(" in sql and "metrics_dayfigures" in sql] == []
+    window = {k: q1[k] for k in ("start", "end", "as_of")}
+    with CaptureQueriesContext(connection) as captured:
+        funnel = funnel_for_scope(kind="org", scope_id=None, **window, live=True)
+    assert funnel == funnel_for_scope(kind="org", scope_id=None, **window)
+    tables = [q["sql"] for q in captured.captured_queries]
+    assert any("metrics_funnelmonth" in sql for sql in tables)
+    assert not any("metrics_funnelday" in sql for sql in tables)
     # A win moved from February to March moves both months' rows.
     DealFactory(
         owner=org.a1,

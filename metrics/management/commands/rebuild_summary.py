@@ -20,7 +20,8 @@ class Command(BaseCommand):
             f"summary drift: {drift.day_figures} day rows, {drift.open_deals} open-pipeline "
             f"rows, {drift.won_deals} won deals, {drift.funnel_days} funnel rows, "
             f"{drift.customers} customer rows, {drift.open_deal_dates} open-deal dates, "
-            f"{drift.cycle_buckets} cycle buckets, {drift.month_figures} month rows "
+            f"{drift.cycle_buckets} cycle buckets, {drift.month_figures} month rows, "
+            f"{drift.funnel_months} funnel month rows "
             f"({'repaired' if drift.total else 'none'})"
         )
         if check and drift.total:
