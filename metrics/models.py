@@ -276,12 +276,19 @@ class CycleBucket(models.Model):
 
     class Meta:
         constraints = [
-            # The counts in the index too (PostgreSQL): the running sums read one period's
-            # buckets in key order from the index alone, no sort and no table pages.
             models.UniqueConstraint(
                 fields=["period_kind", "period_start", "scope_kind", "scope_id", "bucket"],
-                include=["deals", "cycle_us"],
                 name="%(app_label)s_%(class)s_one_per_key",
+            )
+        ]
+        indexes = [
+            # The counts in an index too (PostgreSQL; SQLite has no covering indexes):
+            # the running sums read one period's buckets in key order from the index
+            # alone, no sort and no table pages.
+            models.Index(
+                fields=["period_kind", "period_start", "scope_kind", "scope_id", "bucket"],
+                include=["deals", "cycle_us"],
+                name="metrics_cyclebucket_sums",
             )
         ]
 

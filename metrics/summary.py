@@ -644,16 +644,6 @@ def _cycle_buckets(rows: Iterable[dict[str, Any]], chains) -> dict[_BucketKey, l
     return totals
 
 
-def _bucket_key(kind: str, start: dt.date, scope_kind: str, scope_id: int, bucket: int) -> Q:
-    return Q(
-        period_kind=kind,
-        period_start=start,
-        scope_kind=scope_kind,
-        scope_id=scope_id,
-        bucket=bucket,
-    )
-
-
 def _update_cycles(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]], chains) -> None:
     """Move the buckets of the won deals old_won, now new_won, by the difference, under
     the drain's lock; a bucket left with no win is deleted."""
@@ -666,32 +656,42 @@ def _update_cycles(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]],
     deltas = {key: d for key, d in deltas.items() if any(d)}
     if not deltas:
         return
-    existing = {
-        (r.period_kind, r.period_start, r.scope_kind, r.scope_id, r.bucket): r
-        for r in CycleBucket.objects.filter(_any_of(deltas, _bucket_key))
-    }
-    changed: list[CycleBucket] = []
-    new: list[CycleBucket] = []
-    emptied: list[CycleBucket] = []
-    for key, (n, us) in deltas.items():
-        if (row := existing.get(key)) is None:
-            kind, start, scope_kind, scope_id, bucket = key
-            row = CycleBucket(
-                period_kind=kind,
-                period_start=start,
-                scope_kind=scope_kind,
-                scope_id=scope_id,
-                bucket=bucket,
+    # The deltas added in place in SQL: the ORM's read, bulk_update and bulk_create cost
+    # ~20 ms a won deal to build. A bucket that gains wins is upserted; one that loses
+    # them (a CHECK forbids inserting a negative count, even where it would conflict) is
+    # updated, and deleted once empty. A loss for a bucket that is not there (or has
+    # fewer wins) is drift: nothing is updated, and the nightly rebuild repairs it.
+    table = CycleBucket._meta.db_table
+    columns = "period_kind, period_start, scope_kind, scope_id, bucket"
+
+    def key_values(k: _BucketKey) -> list[Any]:
+        kind, start, scope_kind, scope_id, bucket = k
+        return [kind, connection.ops.adapt_datefield_value(start), scope_kind, scope_id, bucket]
+
+    gains = [(k, d) for k, d in deltas.items() if d[0] > 0]
+    losses = [(k, d) for k, d in deltas.items() if d[0] <= 0]
+    emptied = []
+    with connection.cursor() as cursor:
+        if gains:
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(gains))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}, deals, cycle_us) VALUES {values}"
+                f" ON CONFLICT ({columns}) DO UPDATE SET deals = {table}.deals + excluded.deals,"
+                f" cycle_us = {table}.cycle_us + excluded.cycle_us",
+                [v for k, (n, us) in gains for v in (*key_values(k), n, us)],
             )
-            new.append(row)
-        row.deals += n
-        row.cycle_us += us
-        if row.pk is None:
-            continue
-        (emptied if row.deals == 0 else changed).append(row)
-    CycleBucket.objects.filter(pk__in=[row.pk for row in emptied]).delete()
-    CycleBucket.objects.bulk_update(changed, ["deals", "cycle_us"])
-    CycleBucket.objects.bulk_create(new)
+        for k, (n, us) in losses:
+            cursor.execute(
+                f"UPDATE {table} SET deals = deals + %s, cycle_us = cycle_us + %s"
+                " WHERE period_kind = %s AND period_start = %s AND scope_kind = %s"
+                " AND scope_id = %s AND bucket = %s AND deals + %s >= 0 RETURNING id, deals",
+                [n, us, *key_values(k), n],
+            )
+            emptied += [pk for pk, left in cursor.fetchall() if left == 0]
+        if emptied:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(emptied))})", emptied
+            )
 
 
 def _stored_cycles() -> dict[_BucketKey, list[int]]:

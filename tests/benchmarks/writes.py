@@ -402,7 +402,9 @@ def verify(stats: Stats, stages: list[int], after_pk: int) -> tuple[list[str], b
         f"  summary: {pending} changes pending after the run (the floor's SQL and any "
         f"deferred drain), drained in {drain_ms:.0f} ms ({drained} applied); rebuild drift "
         f"{drift.day_figures} day rows, {drift.open_deals} open-pipeline rows, "
-        f"{drift.won_deals} won deals, {drift.funnel_days} funnel rows (total {drift.total})",
+        f"{drift.won_deals} won deals, {drift.funnel_days} funnel rows, "
+        f"{drift.cycle_buckets} cycle buckets, {drift.month_figures + drift.funnel_months} "
+        f"month rows (total {drift.total}, every table)",
         f"  {'OK' if ok else 'FAILED'}",
     ]
     return lines, ok
