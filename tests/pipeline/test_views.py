@@ -129,6 +129,30 @@ def test_list_filters_by_status_stage_company_and_search(client, rep):
     assert names_in(client.get(url, {"q": "lost"})) == {"Lost one"}
 
 
+@pytest.mark.parametrize("cap", [0, 1, 1000])
+def test_a_search_finds_the_same_deals_and_leads_whichever_way_it_reads_companies(
+    client, rep, monkeypatch, cap
+):
+    """A search matches the companies by id when few do, by a join when many do (cap 0
+    and 1: the join; 1000: the ids): the same rows either way."""
+    from pipeline import querysets
+
+    monkeypatch.setattr(querysets, "COMPANY_IDS_CAP", cap)
+    north, south = CompanyFactory(name="Acme North"), CompanyFactory(name="Acme South")
+    DealFactory(owner=rep, name="Boiler", company=north)
+    DealFactory(owner=rep, name="Pumps", company=south)
+    DealFactory(owner=rep, name="Acme spares")  # by its own name, no company
+    DealFactory(owner=rep, name="Valves", company=CompanyFactory(name="Globex"))
+    LeadFactory(owner=rep, company=south, contact_name="Ann Lee")
+    LeadFactory(owner=rep, company=CompanyFactory(name="Initech"), contact_name="Bob Acme")
+    client.force_login(rep)
+    deals = names_in(client.get(reverse("pipeline:deal-list"), {"q": "acme"}))
+    assert deals == {"Boiler", "Pumps", "Acme spares"}
+    assert names_in(client.get(reverse("pipeline:deal-list"), {"q": "south"})) == {"Pumps"}
+    leads = Lead.objects.visible_to(rep).search("ACME")
+    assert sorted(lead.contact_name for lead in leads) == ["Ann Lee", "Bob Acme"]
+
+
 def test_list_filters_by_closing_period(client, rep):
     today = timezone.localdate()
     DealFactory(owner=rep, name="Closing this month", expected_close_date=today)
