@@ -172,8 +172,11 @@ def test_a_list_costs_the_same_queries_at_two_sizes(client, request, rep, name, 
 @pytest.mark.parametrize(
     ("persona", "sort", "index"),
     [
-        ("admin_user", "-amount", "deal_sort_amount_desc"),
-        ("admin_user", "amount", "deal_sort_amount_asc"),
+        # Either direction's index walks the amounts in order (read backward, the other's
+        # ties in id order are an incremental sort, allowed below); which one PostgreSQL
+        # picks on a 63-row table turns on its statistics (seen once in CI: the desc one).
+        ("admin_user", "-amount", "deal_sort_amount_(desc|asc)"),
+        ("admin_user", "amount", "deal_sort_amount_(asc|desc)"),
         ("admin_user", "-closed_at", "deal_sort_closed_desc"),
         ("admin_user", "expected_close_date", "deal_sort_closing_asc"),
         # The default order, newest first: this one, or created_at's own index and the ties
