@@ -325,9 +325,11 @@ def _last_day(until: dt.datetime) -> dt.date:
 
 
 def _whole_months_to(start: dt.date, last: dt.date) -> dt.date:
-    """From `start`, a month's first day, the first day after the whole calendar months
-    that end by `last` (`start` itself when none does): the months' rows cover start up to
-    it, the day rows the rest."""
+    """The first day after the whole calendar months from `start` that end by `last`
+    (`start` itself when none does, or when `start` is not a month's first day): the
+    months' rows cover start up to it, the day rows the rest."""
+    if start.day != 1:
+        return start
     months_to = start
     while (end := periods.period_end(months_to, PeriodKind.MONTH)) <= last:
         months_to = end + dt.timedelta(days=1)
@@ -340,6 +342,7 @@ def _days_in_period(base: Q, firsts: list[dt.datetime], until: dt.datetime) -> d
     12 rows a cell), the days after the last whole month from DayFigures."""
     days = [summary.local_day(first) for first in firsts]
     start, last = min(days), _last_day(until)
+    # Month rows only when every start is a month's: a later start filters them by month.
     months_to = _whole_months_to(start, last) if all(d.day == 1 for d in days) else start
 
     def parts(rows, field: str) -> dict:
@@ -1181,7 +1184,7 @@ def funnel_for_scope(
     grouping = _scope_grouping(kind, scope_id)
     if live and summary.readable(as_of):
         start, last = summary.local_day(first), _last_day(until)
-        months_to = _whole_months_to(start, last) if start.day == 1 else start
+        months_to = _whole_months_to(start, last)
         by_furthest: dict[int, int] = defaultdict(int)
         sources = []
         if months_to > start:

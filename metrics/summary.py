@@ -382,13 +382,20 @@ def _month_keys(day_keys: Iterable[_DayKey]) -> list[_DayKey]:
     return sorted({(day.replace(day=1), owner, team) for day, owner, team in day_keys}, key=str)
 
 
+def _days_of_month(month: dt.date, owner: int, team: int | None) -> Q:
+    """The day rows of one (month, owner, team) key."""
+    return _in_cell(owner, team, day__gte=month, day__lte=period_end(month, PeriodKind.MONTH))
+
+
+def _cell_months(keys: list[_DayKey] | None) -> Q | None:
+    if keys is None:
+        return None
+    return _any_of(keys, lambda month, owner, team: _in_cell(owner, team, month=month))
+
+
 def _month_rows(keys: list[_DayKey]) -> dict[_DayKey, dict[str, int]]:
     """The months' rows afresh from their (already written) day rows."""
-
-    def of_month(month: dt.date, owner: int, team: int | None) -> Q:
-        return _in_cell(owner, team, day__gte=month, day__lte=period_end(month, PeriodKind.MONTH))
-
-    days = DayFigures.objects.filter(_any_of(keys, of_month)).values(
+    days = DayFigures.objects.filter(_any_of(keys, _days_of_month)).values(
         "day", "owner_id", "team_id", *DAY_PARTS
     )
     return _months_of({(r.pop("day"), r.pop("owner_id"), r.pop("team_id")): r for r in days})
@@ -400,10 +407,7 @@ def _write_months(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | No
         for (month, owner, team), parts in fresh.items()
         if any(parts.values())
     ]
-    matching = None
-    if keys is not None:
-        matching = _any_of(keys, lambda month, owner, team: _in_cell(owner, team, month=month))
-    _replace(MonthFigures, matching, rows)
+    _replace(MonthFigures, _cell_months(keys), rows)
 
 
 def _write_funnel(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | None) -> None:
@@ -423,11 +427,7 @@ def _funnel_months_of(fresh: dict[_FunnelKey, int]) -> dict[_FunnelKey, int]:
 
 def _funnel_month_rows(keys: list[_DayKey]) -> dict[_FunnelKey, int]:
     """The months' funnel rows afresh from their (already written) day rows."""
-
-    def of_month(month: dt.date, owner: int, team: int | None) -> Q:
-        return _in_cell(owner, team, day__gte=month, day__lte=period_end(month, PeriodKind.MONTH))
-
-    days = FunnelDay.objects.filter(_any_of(keys, of_month)).values_list(
+    days = FunnelDay.objects.filter(_any_of(keys, _days_of_month)).values_list(
         "day", "owner_id", "team_id", "furthest", "deals"
     )
     return _funnel_months_of({(d, o, t, f): n for d, o, t, f, n in days})
@@ -439,10 +439,14 @@ def _write_funnel_months(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | Non
         for (month, owner, team, furthest), n in fresh.items()
         if n
     ]
-    matching = None
-    if keys is not None:
-        matching = _any_of(keys, lambda month, owner, team: _in_cell(owner, team, month=month))
-    _replace(FunnelMonth, matching, rows)
+    _replace(FunnelMonth, _cell_months(keys), rows)
+
+
+def _stored_months() -> dict[_DayKey, dict[str, int]]:
+    return {
+        (r["month"], r["owner_id"], r["team_id"]): {p: r[p] for p in DAY_PARTS}
+        for r in MonthFigures.objects.values("month", "owner_id", "team_id", *DAY_PARTS)
+    }
 
 
 def _stored_funnel_months() -> dict[_FunnelKey, int]:
@@ -647,8 +651,6 @@ def _cycle_buckets(rows: Iterable[dict[str, Any]], chains) -> dict[_BucketKey, l
 def _update_cycles(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]], chains) -> None:
     """Move the buckets of the won deals old_won, now new_won, by the difference, under
     the drain's lock; a bucket left with no win is deleted."""
-    if not old_won and not new_won:
-        return
     deltas = _cycle_buckets(new_won, chains)
     for key, (n, us) in _cycle_buckets(old_won, chains).items():
         deltas[key][0] -= n
@@ -966,17 +968,13 @@ def _rebuild() -> Drift:
     fresh_months = {
         key: parts for key, parts in _months_of(fresh_days).items() if any(parts.values())
     }
-    stored_months = {
-        (r["month"], r["owner_id"], r["team_id"]): {p: r[p] for p in DAY_PARTS}
-        for r in MonthFigures.objects.values("month", "owner_id", "team_id", *DAY_PARTS)
-    }
     drift = Drift(
         _differing(stored_days, fresh_days),
         _differing(stored_open, fresh_open),
         _differing(stored_won, fresh_won),
         _differing(stored_funnel, fresh_funnel),
         open_deal_dates=_differing(stored_dates, fresh_dates),
-        month_figures=_differing(stored_months, fresh_months),
+        month_figures=_differing(_stored_months(), fresh_months),
         funnel_months=_differing(_stored_funnel_months(), fresh_funnel_months),
     )
     if drift.day_figures:
