@@ -94,9 +94,10 @@ def _wins_in_ranges(
         ]
         if not rows:
             continue
-        values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+        # Written out, not as parameters: the driver splits a statement at every
+        # placeholder, and 1,000 of them (the organisation's page) cost it ~10 ms.
+        values = ", ".join(f"({', '.join(str(int(v)) for v in row)})" for row in rows)
         lists.append(f"{kind}s(scope_id, member, low, high) AS (VALUES {values})")
-        params += [value for row in rows for value in row]
         match = (
             f"w.{column} = r.member AND w.cycle_days >= r.low AND w.cycle_days < r.high"
             " AND w.closed_at >= %s AND w.closed_at < %s"

@@ -17,9 +17,9 @@ from metrics.kpis import (
     KPIs,
     StagePipeline,
     funnel_for_scope,
-    kpis_by_team,
     kpis_by_user,
     kpis_for_scope,
+    kpis_of_scopes,
     pipeline_by_stage,
 )
 
@@ -224,20 +224,30 @@ def team_dashboard(
     window = {"start": period.start, "end": period.end, "as_of": now}
     teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
     tree = team_tree_ids(root_ids=[team.pk], parents={pk: t.parent_id for pk, t in teams.items()})
+    reps = list(
+        User.objects.filter(team_id__in=tree, role=Role.REP, is_active=True)
+        .select_related("team")
+        .order_by("first_name", "last_name", "username")
+    )
+    # The team, its sub-teams and its reps in one computation (kpis_of_scopes).
+    together = kpis_of_scopes(
+        **window,
+        period=period.target_period,
+        team_root_ids=[team.pk],
+        user_ids=[u.pk for u in reps],
+        live=True,
+    )
+    kpis, by_user = together.teams[team.pk], together.users
+    team_rows = []
     if len(tree) > 1:
-        by_team = kpis_by_team(**window, period=period.target_period, root_ids=[team.pk], live=True)
-        kpis = by_team[team.pk]
         children = sorted(
             (teams[pk] for pk in tree if teams[pk].parent_id == team.pk),
             key=lambda t: t.name.lower(),
         )
         subtree = {pk: teams[pk] for pk in tree}
-        team_rows = _team_tree_rows([t.pk for t in children], subtree, by_team, period, today)
-    else:
-        kpis = kpis_for_scope(
-            kind="team", scope_id=team.pk, **window, period=period.target_period, live=True
+        team_rows = _team_tree_rows(
+            [t.pk for t in children], subtree, together.teams, period, today
         )
-        team_rows = []
     previous = kpis_for_scope(
         kind="team",
         scope_id=team.pk,
@@ -246,14 +256,6 @@ def team_dashboard(
         as_of=now,
         live=True,
         period=previous_period.target_period,
-    )
-    reps = list(
-        User.objects.filter(team_id__in=tree, role=Role.REP, is_active=True)
-        .select_related("team")
-        .order_by("first_name", "last_name", "username")
-    )
-    by_user = kpis_by_user(
-        user_ids=[u.pk for u in reps], **window, period=period.target_period, live=True
     )
     rep_rows = sort_ranked(_rep_rows(reps, by_user, period, today), sort)
     return ScopeDashboard(
@@ -288,9 +290,24 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
     today = timezone.localdate(now)
     previous_period = period.previous()
     window = {"start": period.start, "end": period.end, "as_of": now}
-    kpis = kpis_for_scope(
-        kind="org", scope_id=None, **window, period=period.target_period, live=True
+    teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
+    roots = sorted((t for t in teams.values() if t.parent_id is None), key=lambda t: t.name.lower())
+    reps = list(
+        User.objects.filter(role=Role.REP, is_active=True)
+        .select_related("team")
+        .order_by("first_name", "last_name", "username")
     )
+    # The organisation, every team and every rep in one computation (kpis_of_scopes).
+    together = kpis_of_scopes(
+        **window,
+        period=period.target_period,
+        org=True,
+        team_root_ids=[t.pk for t in roots] if teams else None,
+        user_ids=[u.pk for u in reps],
+        live=True,
+    )
+    assert together.org is not None
+    kpis, by_team, by_user = together.org, together.teams, together.users
     previous = kpis_for_scope(
         kind="org",
         scope_id=None,
@@ -299,17 +316,6 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
         as_of=now,
         live=True,
         period=previous_period.target_period,
-    )
-    teams = {t.pk: t for t in Team.objects.select_related("manager").order_by()}
-    by_team = kpis_by_team(**window, period=period.target_period, live=True) if teams else {}
-    roots = sorted((t for t in teams.values() if t.parent_id is None), key=lambda t: t.name.lower())
-    reps = list(
-        User.objects.filter(role=Role.REP, is_active=True)
-        .select_related("team")
-        .order_by("first_name", "last_name", "username")
-    )
-    by_user = kpis_by_user(
-        user_ids=[u.pk for u in reps], **window, period=period.target_period, live=True
     )
     rep_rows = sort_ranked(_rep_rows(reps, by_user, period, today), sort)
     return ScopeDashboard(

@@ -10,7 +10,7 @@ from accounts.choices import Role
 from accounts.models import Team, User
 from accounts.selectors import team_tree_ids
 
-from ..kpis import KPI_KEYS, KPIs, kpis_by_team, kpis_by_user
+from ..kpis import KPI_KEYS, KPIs, kpis_of_scopes
 from .period_picker import Period
 
 KPI_TABLE_COLUMNS = ["row", "id", "name", "team", "parent_team", "start", "end", *KPI_KEYS]
@@ -34,27 +34,27 @@ def _row(kind: str, pk: int, name: str, team: Team | None, period: Period, kpis:
 def kpi_table_rows(*, team: Team | None, period: Period, now: dt.datetime) -> Iterator[list]:
     """The rows for a team's tree (team given) or the whole organisation (None): teams
     first, by name, then the active reps of those teams, by name. A fixed number of
-    queries: the grouped KPI forms."""
+    queries: the teams and reps computed together (kpis_of_scopes)."""
     window = {"start": period.start, "end": period.end, "as_of": now}
     teams = {t.pk: t for t in Team.objects.select_related("parent").order_by()}
     parents = {pk: t.parent_id for pk, t in teams.items()}
     tree = set(teams) if team is None else team_tree_ids(root_ids=[team.pk], parents=parents)
-    roots = None if team is None else [team.pk]
-    by_team = (
-        kpis_by_team(**window, period=period.target_period, root_ids=roots, live=True)
-        if teams
-        else {}
-    )
-    for pk in sorted(tree, key=lambda pk: teams[pk].name.lower()):
-        yield _row("team", pk, teams[pk].name, teams[pk], period, by_team[pk])
     reps = list(
         User.objects.filter(team_id__in=tree, role=Role.REP, is_active=True).order_by(
             "first_name", "last_name", "username"
         )
     )
-    by_user = kpis_by_user(
-        user_ids=[u.pk for u in reps], **window, period=period.target_period, live=True
+    roots = [pk for pk in tree if parents[pk] is None] if team is None else [team.pk]
+    together = kpis_of_scopes(
+        **window,
+        period=period.target_period,
+        team_root_ids=roots if teams else None,
+        user_ids=[u.pk for u in reps],
+        live=True,
     )
+    by_team, by_user = together.teams, together.users
+    for pk in sorted(tree, key=lambda pk: teams[pk].name.lower()):
+        yield _row("team", pk, teams[pk].name, teams[pk], period, by_team[pk])
     for rep in reps:
         name = rep.get_full_name() or rep.username
         yield _row("rep", rep.pk, name, teams.get(rep.team_id), period, by_user[rep.pk])

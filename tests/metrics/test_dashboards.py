@@ -675,7 +675,7 @@ def test_pages_have_no_inline_script_and_escape_user_text(client, team, frozen):
 # won deals fewer when found). They depend only on the depth of the
 # team tree (the grouped KPI queries run once per level), never on the number of deals,
 # leads, stage changes, reps or teams.
-BUDGETS = {"rep": 30, "manager-rep": 33, "team": 59, "region": 61, "org": 57, "glossary": 4}
+BUDGETS = {"rep": 30, "manager-rep": 33, "team": 50, "region": 50, "org": 38, "glossary": 4}
 
 
 @pytest.fixture

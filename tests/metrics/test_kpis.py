@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from metrics.kpis import KPI_KEYS, kpis_by_team, kpis_by_user, kpis_for_scope
+from metrics.kpis import KPI_KEYS, kpis_by_team, kpis_by_user, kpis_for_scope, kpis_of_scopes
 from pipeline.choices import LeadStatus
 from pipeline.models import Lead
 from tests.factories import CompanyFactory, DealFactory, TeamFactory, UserFactory, default_stage
@@ -266,6 +266,27 @@ def test_grouped_forms_equal_one_scope_at_a_time(org, django_assert_max_num_quer
         assert by_team[team.pk] == kpis_for_scope(
             kind="team", scope_id=team.pk, start=Q1[0], end=Q1[1], as_of=AS_OF
         )
+
+
+def test_scopes_computed_together_equal_each_alone(org, django_assert_max_num_queries):
+    user_ids = [org.a1.pk, org.b1.pk]
+    window = {"start": Q1[0], "end": Q1[1], "as_of": AS_OF, "period": "quarter"}
+    # The queries of one grouped form (kpis_by_team's 15 above), not of three.
+    with django_assert_max_num_queries(16):
+        together = kpis_of_scopes(
+            **window, org=True, team_root_ids=[org.team_a.pk], user_ids=user_ids
+        )
+    assert together.org == kpis_for_scope(kind="org", scope_id=None, **window)
+    assert together.org.revenue == Decimal("39000.00")  # test_organisation's figure
+    # Team A's tree only (it has no sub-teams): not the region, not team B.
+    assert set(together.teams) == {org.team_a.pk}
+    assert together.teams[org.team_a.pk] == kpis_for_scope(
+        kind="team", scope_id=org.team_a.pk, **window
+    )
+    assert together.users == kpis_by_user(user_ids=user_ids, **window)
+    alone = kpis_of_scopes(**window, user_ids=[org.a2.pk])
+    assert (alone.org, alone.teams) == (None, {})
+    assert alone.users[org.a2.pk] == kpis_for_scope(kind="user", scope_id=org.a2.pk, **window)
 
 
 def test_every_documented_key_is_computed():

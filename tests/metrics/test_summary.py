@@ -17,6 +17,7 @@ from metrics.kpis import (
     kpis_by_team,
     kpis_by_user,
     kpis_for_scope,
+    kpis_of_scopes,
     pipeline_by_stage,
 )
 from metrics.models import DayFigures, FunnelDay, OpenDeals, SummaryChange, WonDeal
@@ -57,6 +58,13 @@ def assert_live_equals_fresh(org) -> None:
             user_ids=users, **window
         )
         assert kpis_by_team(**window, live=True) == kpis_by_team(**window)
+        # A page's scopes computed together (kpis_of_scopes) are each one computed alone.
+        together = kpis_of_scopes(
+            **window, org=True, team_root_ids=[org.region.pk], user_ids=users, live=True
+        )
+        assert together.org == kpis_for_scope(kind="org", scope_id=None, **window)
+        assert together.teams == kpis_by_team(**window, root_ids=[org.region.pk])
+        assert together.users == kpis_by_user(user_ids=users, **window)
         del window["period"]
         for kind, scope_id in [("org", None), ("team", org.team_a.pk), ("user", org.a1.pk)]:
             live = funnel_for_scope(kind=kind, scope_id=scope_id, **window, live=True)
