@@ -4,6 +4,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .models import (
     CustomerFirstWin,
     CycleBucket,
+    CycleFigures,
     DayFigures,
     FunnelDay,
     FunnelMonth,
@@ -96,6 +97,7 @@ class KPISnapshotAdmin(admin.ModelAdmin):
     CustomerFirstWin,
     ScopeCustomers,
     CycleBucket,
+    CycleFigures,
     SummaryChange,
 )
 class SummaryAdmin(admin.ModelAdmin):

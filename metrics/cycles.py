@@ -11,11 +11,15 @@ buckets that hold those ranks (WonDeal, by index: a few thousand rows for a whol
 organisation page, not the year's 110,000 at 1M deals). The middle values are the same
 floats the raw computation sorts, combined the same way, so the median is the same number;
 the mean is the exact one (the raw AVG over numerics agrees to ~1e-13 day, well inside
-the 1e-6 every KPI is rounded to)."""
+the 1e-6 every KPI is rounded to).
+
+The drain runs this for the few scopes and periods a won deal touches and keeps the result
+in CycleFigures, one row a scope and period, which the pages read (metrics.kpis)."""
 
 import datetime as dt
 import operator
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
@@ -29,7 +33,7 @@ US_PER_DAY = 86_400_000_000
 _Scope = tuple[str, int]
 
 
-def _middle(low: float, high: float) -> float:
+def middle_of(low: float, high: float) -> float:
     """The median of the two middle values as the database computes it, so that the
     figure is the raw computation's to the last bit: percentile_cont's interpolation on
     PostgreSQL, statistics.median's mean on SQLite (metrics.aggregates.Median)."""
@@ -132,28 +136,35 @@ def _wins_in_ranges(
     return found
 
 
+@dataclass(frozen=True)
+class CycleOfPeriod:
+    """A scope's wins of a whole period, and their cycle's mean and median in days."""
+
+    deals: int
+    mean_days: float
+    median_days: float
+
+
 def cycles_of_period(
     scopes: set[_Scope],
     kind: str,
     start: dt.date,
     bounds: tuple[dt.datetime, dt.datetime],
     trees: dict[int, list[int]],
-) -> dict[_Scope, dict[str, float | None]] | None:
-    """The cycle mean and median of each scope over the whole period (kind, start), whose
-    instants are `bounds`; `trees`: each team's id with its sub-teams'. None when the wins
-    read back do not match the buckets' counts (the buckets drifted: the caller computes
-    afresh, and the nightly rebuild repairs them)."""
+) -> dict[_Scope, CycleOfPeriod] | None:
+    """The cycle mean and median of each scope with wins over the whole period (kind,
+    start), whose instants are `bounds`; `trees`: each team's id with its sub-teams'. None
+    when the wins read back do not match the buckets' counts (the buckets drifted: the
+    caller leaves them to a rebuild)."""
     middle = _middle_buckets(scopes, kind, start)
-    result: dict[_Scope, dict[str, float | None]] = {
-        scope: {"sales_cycle_days_mean": None, "sales_cycle_days_median": None} for scope in scopes
-    }
     if not middle:
-        return result
+        return {}
     ranges: dict[_Scope, tuple[int, int, int]] = {}  # first bucket, last bucket, wins before
     for scope, rows in middle.items():
         first, last = rows[0], rows[-1]
         ranges[scope] = (first["bucket"], last["bucket"], first["upto"] - first["deals"])
     wins = _wins_in_ranges(ranges, trees, bounds)
+    result: dict[_Scope, CycleOfPeriod] = {}
     for scope, rows in middle.items():
         before = ranges[scope][2]
         values = sorted(wins.get(scope, []))
@@ -161,8 +172,9 @@ def cycles_of_period(
         if len(values) != rows[-1]["upto"] - before:
             return None
         low, high = values[(total - 1) // 2 - before], values[total // 2 - before]
-        result[scope] = {
-            "sales_cycle_days_mean": total_us / (total * US_PER_DAY),
-            "sales_cycle_days_median": low if low == high else _middle(low, high),
-        }
+        result[scope] = CycleOfPeriod(
+            deals=total,
+            mean_days=total_us / (total * US_PER_DAY),
+            median_days=low if low == high else middle_of(low, high),
+        )
     return result

@@ -46,9 +46,9 @@ from metrics import summary
 from metrics.aggregates import Cents, Mean, Median
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.choices import ScopeKind as SnapshotScope
-from metrics.cycles import cycles_of_period
 from metrics.models import (
     CustomerFirstWin,
+    CycleFigures,
     DayFigures,
     FunnelDay,
     FunnelMonth,
@@ -783,9 +783,10 @@ def _bucketed_cycles(
     scope_sets: list[_ScopeSet], firsts: list[dt.datetime], until: dt.datetime
 ) -> list[dict[Any, dict[str, Any]]] | None:
     """The cycle mean and median of every key for each period start, from the cycle
-    buckets (metrics.cycles), when each range first..until holds every win of a calendar
-    month, quarter or year that begins at `first` (the period to date, none won after
-    `until`, or the whole period); None otherwise, and the wins are read afresh.
+    figures the drain keeps per whole calendar month, quarter and year (CycleFigures, from
+    the cycle buckets: metrics.cycles), when each range first..until holds every win of
+    the period that begins at `first` (the period to date, none won after `until`, or the
+    whole period); None otherwise, and the wins are read afresh.
 
     Medians do not add up from day rows: computed afresh, each team level reads every won
     deal of the period, 170-280 ms a query for a year at 1M deals."""
@@ -804,35 +805,34 @@ def _bucketed_cycles(
             and WonDeal.objects.filter(closed_at__gte=until, closed_at__lt=bounds[1]).exists()
         ):
             return None  # a period cut short by as_of, or wins dated after now
-        periods_read.append((kind, start, bounds))
-    wanted = {scope for s in scope_sets for scope in s.snapshot_scopes.values()}
-    trees = _team_trees() if any(kind == SnapshotScope.TEAM for kind, _ in wanted) else {}
-    by_period = []
-    for kind, start, bounds in periods_read:
-        found = cycles_of_period(wanted, kind, start, bounds, trees)
-        if found is None:
-            return None
-        by_period.append(found)
+        periods_read.append((kind, start))
+    by_kind: dict[str, set[int]] = defaultdict(set)
+    for s in scope_sets:
+        for scope_kind, scope_id in s.snapshot_scopes.values():
+            by_kind[scope_kind].add(scope_id)
+    rows = CycleFigures.objects.filter(
+        reduce(operator.or_, (Q(period_kind=k, period_start=d) for k, d in set(periods_read))),
+        reduce(operator.or_, (Q(scope_kind=k, scope_id__in=ids) for k, ids in by_kind.items())),
+    ).values_list(
+        "period_kind", "period_start", "scope_kind", "scope_id", "mean_days", "median_days"
+    )
+    found = {(k, d, sk, si): (mean, median) for k, d, sk, si, mean, median in rows}
+    none = (None, None)  # no win in the period
     return [
         {
             key: {
                 f"{name}__{i}": value
-                for i, found in enumerate(by_period)
-                for name, value in found[scope].items()
+                for i, period in enumerate(periods_read)
+                for name, value in zip(
+                    ("sales_cycle_days_mean", "sales_cycle_days_median"),
+                    found.get((*period, *scope), none),
+                    strict=True,
+                )
             }
             for key, scope in s.snapshot_scopes.items()
         }
         for s in scope_sets
     ]
-
-
-def _team_trees() -> dict[int, list[int]]:
-    """Each team with the teams under it (its scope's deals are theirs too)."""
-    trees: dict[int, list[int]] = defaultdict(list)
-    for team_id, chain in team_chains(dict(Team.objects.values_list("id", "parent_id"))).items():
-        for ancestor in chain:
-            trees[ancestor].append(team_id)
-    return trees
 
 
 _FROZEN_COLUMNS = ["open_deals", "pipeline_value", "weighted_pipeline", "clv"]

@@ -250,8 +250,18 @@ class WonDeal(models.Model):
             # A cycle bucket's wins, for the organisation, a team's tree and an owner
             # (metrics.cycles: the median's middle values).
             models.Index(fields=["cycle_days", "closed_at"]),
-            models.Index(fields=["team_id", "cycle_days"]),
-            models.Index(fields=["owner_id", "cycle_days"]),
+            # With the close time, so the probes of a period's middle buckets read the
+            # index alone (metrics.cycles._wins_in_ranges; PostgreSQL).
+            models.Index(
+                fields=["team_id", "cycle_days"],
+                include=["closed_at"],
+                name="metrics_won_team_cycle",
+            ),
+            models.Index(
+                fields=["owner_id", "cycle_days"],
+                include=["closed_at"],
+                name="metrics_won_owner_cycle",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -289,6 +299,34 @@ class CycleBucket(models.Model):
                 fields=["period_kind", "period_start", "scope_kind", "scope_id", "bucket"],
                 include=["deals", "cycle_us"],
                 name="metrics_cyclebucket_sums",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_kind} {self.scope_id} {self.period_kind} {self.period_start}"
+
+
+class CycleFigures(models.Model):
+    """The sales cycle's mean and median of one scope (the organisation, a team with its
+    sub-teams, an owner) over one whole calendar month, quarter or year, as the cycle
+    buckets give them (metrics.cycles): kept by the summary's drain for the periods and
+    scopes a won deal touches, rebuilt from the won deals nightly. A page reads one row a
+    scope instead of a running sum over every bucket of the period (17,000 rows for a
+    quarter of 236 scopes at 1M deals, ~20 ms) and the middle buckets' wins."""
+
+    period_kind = models.CharField(max_length=8)
+    period_start = models.DateField()
+    scope_kind = models.CharField(max_length=8)
+    scope_id = models.PositiveBigIntegerField()
+    deals = models.PositiveIntegerField()
+    mean_days = models.FloatField()
+    median_days = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_kind", "period_start", "scope_kind", "scope_id"],
+                name="%(app_label)s_%(class)s_one_per_key",
             )
         ]
 

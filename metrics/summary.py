@@ -40,9 +40,11 @@ from pipeline.choices import StageKind
 from pipeline.models import Deal, Lead
 
 from .aggregates import Cents
+from .cycles import US_PER_DAY, cycles_of_period, middle_of
 from .models import (
     CustomerFirstWin,
     CycleBucket,
+    CycleFigures,
     DayFigures,
     FunnelDay,
     FunnelMonth,
@@ -658,6 +660,7 @@ def _update_cycles(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]],
     deltas = {key: d for key, d in deltas.items() if any(d)}
     if not deltas:
         return
+    changed = {key[:4] for key in deltas}
     # The deltas added in place in SQL: the ORM's read, bulk_update and bulk_create cost
     # ~20 ms a won deal to build. A bucket that gains wins is upserted; one that loses
     # them (a CHECK forbids inserting a negative count, even where it would conflict) is
@@ -694,6 +697,7 @@ def _update_cycles(old_won: list[dict[str, Any]], new_won: list[dict[str, Any]],
             cursor.execute(
                 f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(emptied))})", emptied
             )
+    _update_cycle_figures(changed, chains)
 
 
 def _stored_cycles() -> dict[_BucketKey, list[int]]:
@@ -726,13 +730,117 @@ def _rebuild_cycles(fresh_won: dict[int, dict[str, Any]], chains) -> int:
     return differing
 
 
+# --- Cycle figures: each scope's cycle mean and median per whole period --------------------
+
+_FigureKey = tuple[str, dt.date, str, int]  # period kind, start, scope kind, id
+
+
+def _cycle_figures(rows: Iterable[dict[str, Any]], chains) -> dict[_FigureKey, tuple]:
+    """(wins, mean, median) per period and scope of the won deals `rows`: the numbers
+    metrics.cycles reads from the buckets (the same floats sorted, the same middle and
+    the same microsecond sum), here from every win at once."""
+    cycles: dict[_FigureKey, list[float]] = defaultdict(list)
+    for row in rows:
+        day, cycle = local_day(row["closed_at"]), row["cycle_days"]
+        starts = [(kind, period_start(day, kind)) for kind in PeriodKind]
+        for scope in _scopes_of(row["owner_id"], row["team_id"], chains):
+            for kind, start in starts:
+                cycles[(kind, start, *scope)].append(cycle)
+    figures = {}
+    for key, values in cycles.items():
+        values.sort()
+        n = len(values)
+        low, high = values[(n - 1) // 2], values[n // 2]
+        mean = sum(cycle_us(value) for value in values) / (n * US_PER_DAY)
+        figures[key] = (n, mean, low if low == high else middle_of(low, high))
+    return figures
+
+
+def _update_cycle_figures(keys: set[_FigureKey], chains) -> None:
+    """Recompute the cycle figures of `keys` from the buckets just moved (metrics.cycles),
+    under the drain's lock: a period's scopes in two queries. Buckets that disagree with
+    the wins they count (drift) leave the figures to a rebuild at the next read."""
+    trees: dict[int, list[int]] = defaultdict(list)
+    for team_id, chain in chains.items():
+        for ancestor in chain:
+            trees[ancestor].append(team_id)
+    by_period: dict[tuple[str, dt.date], set[_Scope]] = defaultdict(set)
+    for kind, start, scope_kind, scope_id in keys:
+        by_period[(kind, start)].add((scope_kind, scope_id))
+    fresh: list[CycleFigures] = []
+    for (kind, start), scopes in sorted(by_period.items()):
+        bounds = day_bounds(start, period_end(start, kind))
+        found = cycles_of_period(scopes, kind, start, bounds, trees)
+        if found is None:
+            request_rebuild()
+            return
+        fresh += [
+            CycleFigures(
+                period_kind=kind,
+                period_start=start,
+                scope_kind=scope_kind,
+                scope_id=scope_id,
+                deals=figures.deals,
+                mean_days=figures.mean_days,
+                median_days=figures.median_days,
+            )
+            for (scope_kind, scope_id), figures in found.items()
+        ]
+    in_keys = _any_of(
+        keys,
+        lambda kind, start, scope_kind, scope_id: Q(
+            period_kind=kind, period_start=start, scope_kind=scope_kind, scope_id=scope_id
+        ),
+    )
+    _replace(CycleFigures, in_keys, fresh)
+
+
+def _stored_cycle_figures() -> dict[_FigureKey, tuple]:
+    return {
+        (k, s, sk, si): (n, mean, median)
+        for k, s, sk, si, n, mean, median in CycleFigures.objects.values_list(
+            "period_kind",
+            "period_start",
+            "scope_kind",
+            "scope_id",
+            "deals",
+            "mean_days",
+            "median_days",
+        ).iterator(chunk_size=10000)
+    }
+
+
+def _rebuild_cycle_figures(fresh_won: dict[int, dict[str, Any]], chains) -> int:
+    fresh = _cycle_figures(fresh_won.values(), chains)
+    differing = _differing(_stored_cycle_figures(), fresh)
+    if differing:
+        rows = [
+            CycleFigures(
+                period_kind=k,
+                period_start=s,
+                scope_kind=sk,
+                scope_id=si,
+                deals=n,
+                mean_days=mean,
+                median_days=median,
+            )
+            for (k, s, sk, si), (n, mean, median) in sorted(fresh.items())
+        ]
+        _replace(CycleFigures, None, rows, 5000)
+    return differing
+
+
 def rebuild_customers() -> int:
     """Recompute the tables whose scopes follow the team tree (a team's figures are its
-    sub-teams' too): customers and cycle buckets. Returns the rows that differed."""
+    sub-teams' too): customers, cycle buckets and figures. Returns the rows that differed."""
     with transaction.atomic():
         _lock()
         fresh_won, chains = _won_rows(None), _team_chains()
-        return _rebuild_customers(fresh_won, chains) + _rebuild_cycles(fresh_won, chains)
+        return (
+            _rebuild_customers(fresh_won, chains)
+            + _rebuild_cycles(fresh_won, chains)
+            + _rebuild_cycle_figures(fresh_won, chains)
+        )
 
 
 def _rebuild_customers(fresh_won: dict[int, dict[str, Any]], chains) -> int:
@@ -784,6 +892,7 @@ class Drift:
     cycle_buckets: int = 0
     month_figures: int = 0
     funnel_months: int = 0
+    cycle_figures: int = 0
 
     @property
     def total(self) -> int:
@@ -797,6 +906,7 @@ class Drift:
             + self.cycle_buckets
             + self.month_figures
             + self.funnel_months
+            + self.cycle_figures
         )
 
 
@@ -996,11 +1106,13 @@ def _rebuild() -> Drift:
         drift,
         customers=_rebuild_customers(fresh_won, chains),
         cycle_buckets=_rebuild_cycles(fresh_won, chains),
+        cycle_figures=_rebuild_cycle_figures(fresh_won, chains),
     )
 
 
 _TABLES = [
     CycleBucket,
+    CycleFigures,
     DayFigures,
     MonthFigures,
     FunnelMonth,

@@ -21,7 +21,7 @@ class Command(BaseCommand):
             f"rows, {drift.won_deals} won deals, {drift.funnel_days} funnel rows, "
             f"{drift.customers} customer rows, {drift.open_deal_dates} open-deal dates, "
             f"{drift.cycle_buckets} cycle buckets, {drift.month_figures} month rows, "
-            f"{drift.funnel_months} funnel month rows "
+            f"{drift.funnel_months} funnel month rows, {drift.cycle_figures} cycle figures "
             f"({'repaired' if drift.total else 'none'})"
         )
         if check and drift.total:
