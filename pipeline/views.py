@@ -38,7 +38,7 @@ from .forms import (
     QuickAddForm,
 )
 from .models import DEAL_SORT_INDEXES, Deal, Lead
-from .pagination import CappedPaginator, MergedWalks, count_cap
+from .pagination import CappedPaginator, JoinedWalks, MergedWalks, count_cap
 from .selectors import (
     closing_stage,
     deal_board_for,
@@ -238,13 +238,13 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     deals = deal_filter.qs
     totals = deal_list_totals(deals, cap=_count_cap())
     team = _sees_team(request.user)
+    parts = visible_parts(Deal, request.user)
+    walks = MergedWalks(deals, parts, walkable=set(DEAL_SORT_INDEXES))
     context = {
         "filter": deal_filter,
         "filter_errors": _filter_errors(deal_filter, team=team),
         "page_obj": _page(
-            request,
-            MergedWalks(deals, visible_parts(Deal, request.user), walkable=set(DEAL_SORT_INDEXES)),
-            counted=totals["counted"],
+            request, JoinedWalks(deals, parts, fallback=walks), counted=totals["counted"]
         ),
         "totals": totals,
         "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
@@ -512,7 +512,10 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     lead_filter = LeadFilter(
         request.GET, queryset=lead_list_for(user=request.user), request=request
     )
-    page_obj = _page(request, lead_filter.qs)
+    # A manager's parts are read only when the page is walked by a joined sort.
+    page_obj = _page(
+        request, JoinedWalks(lead_filter.qs, lambda: visible_parts(Lead, request.user))
+    )
     team = _sees_team(request.user)
     editable = lead_ids_editable_by(user=request.user, leads=page_obj)
     rows = [_lead_row_context(request, lead, lead.pk in editable) for lead in page_obj]
