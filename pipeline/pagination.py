@@ -18,6 +18,8 @@ from django.db.models import F, ForeignKey, OrderBy, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.functional import cached_property
 
+from accounts.access import within_parts
+
 DEFAULT_COUNT_CAP = 10_000
 
 
@@ -59,8 +61,10 @@ class MergedWalks:
 
     ordered = True
 
-    def __init__(self, rows: QuerySet, parts: list[Q] | None, *, walkable: set[str]) -> None:
-        self.rows, self.parts = rows, parts
+    def __init__(
+        self, rows: QuerySet, parts: list[Q] | None, *, walkable: set[str], user=None
+    ) -> None:
+        self.rows, self.parts, self.user = rows, parts, user
         order = list(rows.query.order_by)
         columns = [_column(term) for term in order]
         self.columns = [c for c in columns if c is not None and c != "pk"]
@@ -80,7 +84,8 @@ class MergedWalks:
             return []  # the paginator's empty page, [0:0]
         # A filter may leave some parts nothing to match (Django then drops them from a
         # UNION, and a UNION of one is that part's query).
-        parts = [self.rows.filter(part) for part in self.parts or ()]
+        base = within_parts(self.rows, self.user) if self.user is not None else self.rows
+        parts = [base.filter(part) for part in self.parts or ()]
         parts = [rows for rows in parts if not rows.query.is_empty()]
         if len(parts) <= 1:  # one team, nobody's deals elsewhere: its walk alone
             return parts[0][key] if parts else []
@@ -212,10 +217,12 @@ class JoinedWalks:
 
     ordered = True
 
-    def __init__(self, rows: QuerySet, parts, *, fallback=None) -> None:
-        self.rows, self._parts = rows, parts
+    def __init__(self, rows: QuerySet, parts, *, fallback=None, user=None, keys=None) -> None:
+        self.rows, self._parts, self.user = rows, parts, user
         self.fallback = rows if fallback is None else fallback
-        self.sort = joined_sort(rows)
+        sort = joined_sort(rows)
+        # `keys`: the foreign keys whose sorts are walked (None: every one).
+        self.sort = sort if sort is None or keys is None or sort.key.name in keys else None
         self.size: int | None = None  # how many rows the list has at least
 
     @cached_property
@@ -247,7 +254,9 @@ class JoinedWalks:
             keyed = self.rows.exclude(**{f"{self.sort.key.name}__isnull": True})
             before = start + len(ids) if ids else keyed.order_by()[:start].count()
             empty = self.rows.filter(**{f"{self.sort.key.name}__isnull": True})
-            walk = MergedWalks(empty.order_by(F("pk").desc()), self.parts, walkable=set())
+            walk = MergedWalks(
+                empty.order_by(F("pk").desc()), self.parts, walkable=set(), user=self.user
+            )
             tail = list(walk[max(0, start - before) : stop - before])
         found = self.rows.order_by().in_bulk(ids)
         return [found[pk] for pk in ids if pk in found] + tail
@@ -266,7 +275,8 @@ class JoinedWalks:
             # A few rows (stages, sources, people): sorted first, and kept in that order
             # (OFFSET 0 keeps PostgreSQL from flattening the subquery and its order away).
             groups += f" ORDER BY {order.replace('g.', '')} OFFSET 0"
-        parts = [self.rows] if not self.parts else [self.rows.filter(p) for p in self.parts]
+        base = within_parts(self.rows, self.user) if self.user is not None else self.rows
+        parts = [self.rows] if not self.parts else [base.filter(p) for p in self.parts]
         walks, params = [], []
         for rows in parts:
             if rows.query.is_empty():

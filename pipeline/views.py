@@ -8,6 +8,7 @@ a service's ValidationError becomes a form error next to its field, never a 500.
 
 import copy
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -239,12 +240,14 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     totals = deal_list_totals(deals, cap=_count_cap())
     team = _sees_team(request.user)
     parts = visible_parts(Deal, request.user)
-    walks = MergedWalks(deals, parts, walkable=set(DEAL_SORT_INDEXES))
+    walks = MergedWalks(deals, parts, walkable=set(DEAL_SORT_INDEXES), user=request.user)
     context = {
         "filter": deal_filter,
         "filter_errors": _filter_errors(deal_filter, team=team),
         "page_obj": _page(
-            request, JoinedWalks(deals, parts, fallback=walks), counted=totals["counted"]
+            request,
+            JoinedWalks(deals, parts, fallback=walks, user=request.user),
+            counted=totals["counted"],
         ),
         "totals": totals,
         "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
@@ -504,6 +507,11 @@ def _lead_row_context(request: HttpRequest, lead: Lead, editable: bool, **extra)
     return {"lead": lead, "can_edit": editable, **extra}
 
 
+# The lead list's sorts read group by group (pipeline.pagination.JoinedWalks); by company
+# PostgreSQL walks the company names and each one's leads already.
+LEAD_JOINED_KEYS = {"owner", "source"}
+
+
 @login_required
 @require_GET
 def lead_list(request: HttpRequest) -> HttpResponse:
@@ -513,9 +521,9 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         request.GET, queryset=lead_list_for(user=request.user), request=request
     )
     # A manager's parts are read only when the page is walked by a joined sort.
-    page_obj = _page(
-        request, JoinedWalks(lead_filter.qs, lambda: visible_parts(Lead, request.user))
-    )
+    leads = lead_filter.qs
+    parts = partial(visible_parts, Lead, request.user)
+    page_obj = _page(request, JoinedWalks(leads, parts, user=request.user, keys=LEAD_JOINED_KEYS))
     team = _sees_team(request.user)
     editable = lead_ids_editable_by(user=request.user, leads=page_obj)
     rows = [_lead_row_context(request, lead, lead.pk in editable) for lead in page_obj]
