@@ -10,11 +10,12 @@ query.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import connection, connections
-from django.db.models import F, ForeignKey, OrderBy, Q, QuerySet
+from django.db.models import F, Field, ForeignKey, OrderBy, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.functional import cached_property
 
@@ -162,13 +163,14 @@ class JoinedSort:
 
 def joined_sort(rows: QuerySet) -> JoinedSort | None:
     """The joined sort `rows` are in, or None for any other order."""
-    order = list(rows.query.order_by)
-    if len(order) < 2 or not all(isinstance(term, OrderBy) for term in order):
+    order = [term for term in rows.query.order_by if isinstance(term, OrderBy)]
+    if len(order) < 2 or len(order) != len(rows.query.order_by):
         return None
     last = order[-1]
     if not (_column(last) == "pk" and last.descending):
         return None
-    keys, columns = set(), []
+    keys: set[ForeignKey] = set()
+    columns: list[tuple[str, bool]] = []
     for term in order[:-1]:
         name = getattr(term.expression, "name", "") if isinstance(term.expression, F) else ""
         head, _, tail = name.partition("__")
@@ -180,10 +182,10 @@ def joined_sort(rows: QuerySet) -> JoinedSort | None:
         column = field.related_model._meta.get_field(tail)
         # Empty keys last, as the plain order puts them (a key column that may be empty
         # would need its NULLs placed inside the groups' order too).
-        if column.null or (field.null and not term.nulls_last):
+        if not isinstance(column, Field) or column.null or (field.null and not term.nulls_last):
             return None
         keys.add(field)
-        columns.append((column.column, term.descending))
+        columns.append((column.column or column.name, term.descending))
     if len(keys) != 1:
         return None
     return JoinedSort(key=keys.pop(), columns=tuple(columns))
@@ -266,7 +268,8 @@ class JoinedWalks:
         quote = connection.ops.quote_name
         related = sort.key.related_model._meta
         keys = ", ".join(f"{quote(column)} AS k{n}" for n, (column, _) in enumerate(sort.columns))
-        groups = f"SELECT {quote(related.pk.column)} AS fk, {keys} FROM {quote(related.db_table)}"
+        pk = (related.pk.column if related.pk is not None else None) or "id"
+        groups = f"SELECT {quote(pk)} AS fk, {keys} FROM {quote(related.db_table)}"
         order = ", ".join(
             f"g.k{n} {'DESC' if descending else 'ASC'}"
             for n, (_, descending) in enumerate(sort.columns)
@@ -277,7 +280,8 @@ class JoinedWalks:
             groups += f" ORDER BY {order.replace('g.', '')} OFFSET 0"
         base = within_parts(self.rows, self.user) if self.user is not None else self.rows
         parts = [self.rows] if not self.parts else [base.filter(p) for p in self.parts]
-        walks, params = [], []
+        walks: list[str] = []
+        params: list[Any] = []
         for rows in parts:
             if rows.query.is_empty():
                 continue
@@ -311,4 +315,4 @@ class JoinedWalks:
             return False
         column = sort.columns[0][0]
         fields = [f for f in sort.key.related_model._meta.concrete_fields if f.column == column]
-        return bool(fields) and (fields[0].unique or fields[0].db_index)
+        return bool(fields) and bool(fields[0].unique or getattr(fields[0], "db_index", False))
