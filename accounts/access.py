@@ -136,8 +136,13 @@ def _tree_owners(user: Any, teams: set[int]) -> list[int]:
     a join, or with a hashed subquery, cannot use the row's own indexes, so every list
     scanned all the organisation's deals; with plain ids PostgreSQL ORs the owner and team
     indexes, or walks a sort's index."""
+    cached = getattr(user, "_access_tree_owners", None)
+    if cached is not None and cached[0] == frozenset(teams):
+        return list(cached[1])
     people = get_user_model().objects.filter(team_id__in=teams).values_list("pk", flat=True)
-    return sorted(set(people) | {user.pk})
+    owners = sorted(set(people) | {user.pk})
+    user._access_tree_owners = (frozenset(teams), tuple(owners))
+    return owners
 
 
 def _rule(model: type[Model], user: Any, action: str) -> Q | None:
@@ -223,6 +228,24 @@ def visible_parts(model: type[Model], user: Any) -> list[Q] | None:
         return None
     parts = [Q(team_id=team) for team in sorted(teams)]
     return parts + [Q(pk__in=elsewhere)] if elsewhere else parts
+
+
+def within_parts(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    """`queryset`, restricted to what `user` sees, with the rule taken back out, to be
+    narrowed by each of `visible_parts(model, user)` (each lies inside the rule, so the rows
+    are the same). Beside a part, the rule's OR made PostgreSQL expect a few dozen rows of
+    a team's tens of thousands, and sort them all instead of walking an index (a leaf
+    team's lost deals by amount: 0.3 s). `queryset` as it is when the rule is not found."""
+    rule = _rule(queryset.model, user, VIEW)
+    if rule is None or not _is_manager(user):
+        return queryset
+    node = queryset.model._base_manager.filter(rule).query.where.children
+    stripped = queryset.all()
+    children = stripped.query.where.children
+    if len(node) != 1 or stripped.query.where.connector != "AND" or node[0] not in children:
+        return queryset
+    children.remove(node[0])
+    return stripped
 
 
 def restrict(queryset: QuerySet[M], user: Any, action: str = VIEW) -> QuerySet[M]:

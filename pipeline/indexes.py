@@ -50,3 +50,20 @@ def sort_indexes(prefix: str, columns: dict[str, str], *, leading: str = "") -> 
             SortIndex(fields=[*head, f"-{column}", "-id"], name=f"{prefix}_{infix}_{short}_desc")
         )
     return indexes
+
+
+def group_indexes(
+    prefix: str, columns: dict[str, str], *, leading: dict[str, str]
+) -> list[SortIndex]:
+    """One per column and per leading field ("" for none), each with the id descending
+    after it: `deal_by_stage` (stage, id DESC), `deal_team_by_stage` (team, stage, id DESC).
+    A list sorted by another table's column (the stage's order, the company's name) is
+    read group by group in that order, each group a walk of one of these
+    (pipeline.pagination.JoinedWalks)."""
+    indexes = []
+    for column, short in columns.items():
+        for field, head in leading.items():
+            name = f"{prefix}_{head}_by_{short}" if field else f"{prefix}_by_{short}"
+            fields = [field, column, "-id"] if field else [column, "-id"]
+            indexes.append(SortIndex(fields=fields, name=name))
+    return indexes

@@ -11,7 +11,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
-from .indexes import sort_indexes
+from .indexes import group_indexes, sort_indexes
 from .querysets import DealManager, DealQuerySet, LeadManager, LeadQuerySet
 from .validators import (
     validate_day_in_bounds,
@@ -159,6 +159,13 @@ class Lead(models.Model):
                     "contact_name": "contact",
                 },
             ),
+            # Sorts by the source's and the owner's name, as for deals; the owner and team
+            # one also finds a manager's people's leads counted elsewhere in the index alone.
+            *group_indexes(
+                "lead", {"source": "source"}, leading={"": "", "team": "team", "owner": "owner"}
+            ),
+            *group_indexes("lead", {"owner": "owner"}, leading={"": ""}),
+            models.Index(fields=["owner", "team", "id"], name="lead_owner_team"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -351,6 +358,14 @@ class Deal(models.Model):
             # their people's deals counted elsewhere, found in the index alone.
             *sort_indexes("deal", DEAL_SORT_INDEXES, leading="team"),
             models.Index(fields=["owner", "team", "id"], name="deal_owner_team"),
+            # Sorts by the company's name, the stage's order and the owner's name: one walk
+            # per company, stage or owner, for the admin, a team or a rep.
+            *group_indexes(
+                "deal",
+                {"company": "company", "stage": "stage"},
+                leading={"": "", "team": "team", "owner": "owner"},
+            ),
+            *group_indexes("deal", {"owner": "owner"}, leading={"": ""}),
         ]
         constraints = [
             models.CheckConstraint(

@@ -8,6 +8,7 @@ a service's ValidationError becomes a form error next to its field, never a 500.
 
 import copy
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -38,7 +39,7 @@ from .forms import (
     QuickAddForm,
 )
 from .models import DEAL_SORT_INDEXES, Deal, Lead
-from .pagination import CappedPaginator, MergedWalks, count_cap
+from .pagination import CappedPaginator, JoinedWalks, MergedWalks, count_cap
 from .selectors import (
     closing_stage,
     deal_board_for,
@@ -238,12 +239,14 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     deals = deal_filter.qs
     totals = deal_list_totals(deals, cap=_count_cap())
     team = _sees_team(request.user)
+    parts = visible_parts(Deal, request.user)
+    walks = MergedWalks(deals, parts, walkable=set(DEAL_SORT_INDEXES), user=request.user)
     context = {
         "filter": deal_filter,
         "filter_errors": _filter_errors(deal_filter, team=team),
         "page_obj": _page(
             request,
-            MergedWalks(deals, visible_parts(Deal, request.user), walkable=set(DEAL_SORT_INDEXES)),
+            JoinedWalks(deals, parts, fallback=walks, user=request.user),
             counted=totals["counted"],
         ),
         "totals": totals,
@@ -504,6 +507,11 @@ def _lead_row_context(request: HttpRequest, lead: Lead, editable: bool, **extra)
     return {"lead": lead, "can_edit": editable, **extra}
 
 
+# The lead list's sorts read group by group (pipeline.pagination.JoinedWalks); by company
+# PostgreSQL walks the company names and each one's leads already.
+LEAD_JOINED_KEYS = {"owner", "source"}
+
+
 @login_required
 @require_GET
 def lead_list(request: HttpRequest) -> HttpResponse:
@@ -512,7 +520,10 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     lead_filter = LeadFilter(
         request.GET, queryset=lead_list_for(user=request.user), request=request
     )
-    page_obj = _page(request, lead_filter.qs)
+    # A manager's parts are read only when the page is walked by a joined sort.
+    leads = lead_filter.qs
+    parts = partial(visible_parts, Lead, request.user)
+    page_obj = _page(request, JoinedWalks(leads, parts, user=request.user, keys=LEAD_JOINED_KEYS))
     team = _sees_team(request.user)
     editable = lead_ids_editable_by(user=request.user, leads=page_obj)
     rows = [_lead_row_context(request, lead, lead.pk in editable) for lead in page_obj]

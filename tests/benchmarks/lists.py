@@ -135,6 +135,13 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--only", choices=["deals", "leads"], help="one list only")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only the queries containing TEXT (repeatable: any of them), e.g. sort=-owner",
+    )
     data.add_arguments(parser)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
@@ -157,6 +164,8 @@ def main() -> None:
             client.force_login(user)
             for params in cases:
                 query = urlencode(params)
+                if args.match and not any(text in (query or "(default)") for text in args.match):
+                    continue
                 url = reverse(name) + (f"?{query}" if query else "")
                 client.get(url)  # warm: the first request of a user pays its session
                 timings = []

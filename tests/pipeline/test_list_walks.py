@@ -84,7 +84,8 @@ def test_admins_and_reps_have_one_walk_already(rep, admin_user):
 @pytest.mark.parametrize("sort", SORTS)
 def test_a_walked_page_is_the_plain_page(spread, region_manager, sort):
     rows = DealFilter({"sort": sort}, queryset=deal_list_for(user=region_manager)).qs
-    walks = MergedWalks(rows, visible_parts(Deal, region_manager), walkable=set(DEAL_SORT_INDEXES))
+    parts = visible_parts(Deal, region_manager)
+    walks = MergedWalks(rows, parts, walkable=set(DEAL_SORT_INDEXES), user=region_manager)
     # Where the database orders inside a UNION (PostgreSQL) the page is read by walks.
     assert walks.merges == connection.features.supports_slicing_ordering_in_compound
     total = rows.count()
