@@ -256,24 +256,29 @@ class BoardColumn:
         return max(self.count - len(self.deals), 0)
 
 
-def deal_board_for(*, user: User, per_column: int = 50) -> list[BoardColumn]:
-    """The open deals a user can see, by stage of the default pipeline.
+def deal_board_for(
+    *, user: User, per_column: int = 50, stage_ids: Iterable[int] | None = None
+) -> list[BoardColumn]:
+    """The open deals a user can see, by stage of the default pipeline; with `stage_ids`,
+    only those stages' columns (a move redraws the two it touched).
 
     Bounded at any size: one query for the stages, one grouped query for every column's
     count and sum, and one query per column for its `per_column` most recently changed
     deals (so a card just moved shows at the top of its new column).
     """
     stages = open_stages()
+    wanted = None if stage_ids is None else set(stage_ids)
+    shown = [(i, stage) for i, stage in enumerate(stages) if wanted is None or stage.pk in wanted]
     visible = Deal.objects.visible_to(user)
     totals = {
         row["stage_id"]: row
-        for row in visible.filter(stage__in=stages)
+        for row in visible.filter(stage__in=[stage for _, stage in shown])
         .order_by()
         .values("stage_id")
         .annotate(count=Count("id"), amount=Sum("amount"))
     }
     columns = []
-    for index, stage in enumerate(stages):
+    for index, stage in shown:
         row = totals.get(stage.pk, {})
         deals = list(
             visible.filter(stage=stage)

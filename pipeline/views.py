@@ -385,11 +385,13 @@ def deal_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
-    """Move a deal to another open stage. From the board (htmx) the answer is the board
-    again, so both columns and their totals are right; otherwise a redirect back."""
+    """Move a deal to another open stage. From the board (htmx) the answer is the two
+    columns it touched, with their totals, or the whole board with the reason of a refused
+    move; otherwise a redirect back."""
     deal = _editable_deal(request, pk)
     form = DealMoveForm(request.POST, deal=deal)
     error = ""
+    moved_from = deal.stage_id
     if form.is_valid():
         try:
             deal_move_to_stage(
@@ -402,6 +404,21 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
             error = " ".join(problem.messages)
     else:
         error = "Pick one of the pipeline's open stages; to close a deal, mark it won or lost."
+    if request.htmx and not error:
+        # The two columns the move touched, each swapped into the page out of band: half
+        # the board's cards to render, every other column as it was.
+        columns = deal_board_for(
+            user=request.user,
+            per_column=BOARD_CARDS_PER_COLUMN,
+            stage_ids=[moved_from, deal.stage_id],
+        )
+        response = render(
+            request,
+            "pipeline/_board_moved.html",
+            {"columns": columns, "show_owner": _sees_team(request.user)},
+        )
+        response["HX-Reswap"] = "none"
+        return response
     if request.htmx:
         # 200 even for a refused move: htmx swaps only successful answers, and the board
         # must come back as it is, with the reason shown above the columns.

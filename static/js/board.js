@@ -2,10 +2,11 @@
  *
  * A progressive extra: every card also moves with its arrow buttons, which work without
  * JavaScript. A drop posts the same move as the buttons through htmx, whose hx-headers on
- * <body> carry the CSRF token; the server answers with the whole board, so both columns
- * and their totals are redrawn from the database. Only ids and URLs from data attributes
- * are read here, never user text. Listeners sit on the document so they keep working
- * after htmx swaps the board.
+ * <body> carry the CSRF token; the server answers with the two columns the move touched
+ * (swapped in out of band), so both and their totals are redrawn from the database, or
+ * with the whole board and the reason when the move was refused. Only ids and URLs from
+ * data attributes are read here, never user text. Listeners sit on the document so they
+ * keep working after htmx swaps the columns.
  */
 (function () {
   "use strict";
@@ -72,7 +73,7 @@
     if (columnOf(card) === column || typeof htmx === "undefined") {
       return;
     }
-    // Show the card in its new column at once; the board from the server replaces it.
+    // Show the card in its new column at once; the columns from the server replace it.
     column.querySelector(".board-cards").prepend(card);
     htmx.ajax("POST", card.dataset.moveUrl, {
       source: card,

@@ -15,7 +15,7 @@ then does what a browser does, on the rep's own new deals:
 - deal_create: GET /deals/new/ (the form and its one-time token), then the timed POST of
   the form (302 to the new deal; the redirect is not followed);
 - stage_move: a board card's arrow, the htmx POST /deals/<id>/move/ to the next (or the
-  previous) open stage with the card's version, answered by the whole board again;
+  previous) open stage with the card's version, answered by the two columns it touched;
 - stage_move (form): the deal page's "Move to" form, the same POST answered by a 302.
 
 Each figure is the whole round trip of the POST, on the machine that also runs PostgreSQL

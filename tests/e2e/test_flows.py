@@ -142,3 +142,36 @@ def test_every_dashboard_at_laptop_and_phone_width(
             text = page.locator("main").inner_text()
             assert "NaN" not in text and "None" not in text and "Infinity" not in text
             screenshot(page, f"{name}-{width}")
+
+
+def test_board_moves_redraw_the_two_columns_by_arrow_and_by_drag(live_server, page, rep):
+    """A move answers with the two columns it touched, swapped into the page out of band:
+    the card shows in its new column with both totals right, every other column stays,
+    and the next move (by drag and drop) works on the redrawn columns."""
+    first = DealFactory(owner=rep, name="Arrow deal", amount=Decimal("1000"))
+    DealFactory(owner=rep, name="Dragged deal", amount=Decimal("2000"))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_server, "rep")
+    page.goto(live_server.url + "/deals/board/")
+    prospecting, qualification, proposal = (
+        page.locator(f"#board-column-{default_stage(name).pk}")
+        for name in ("Prospecting", "Qualification", "Proposal")
+    )
+    assert prospecting.locator(".board-total span").inner_text() == "2 deals"
+
+    page.click("button[aria-label='Move Arrow deal on to Qualification']")
+    qualification.locator(f"#deal-{first.pk}").wait_for()
+    assert qualification.locator(".board-total").inner_text() == "1 deal\n1,000"
+    assert prospecting.locator(".board-total").inner_text() == "1 deal\n2,000"
+    assert page.locator(".board-column").count() == 4  # the other columns are still there
+
+    page.locator(".board-card", has_text="Dragged deal").drag_to(proposal.locator(".board-cards"))
+    proposal.locator(".board-card", has_text="Dragged deal").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert proposal.locator(".board-total span").inner_text() == "1 deal"
+    assert prospecting.locator(".board-empty").count() == 1
+    moves = StageChange.objects.order_by("pk").values_list("deal__name", "to_stage__name")
+    assert list(moves) == [("Arrow deal", "Qualification"), ("Dragged deal", "Proposal")]
+    assert errors == []
+    screenshot(page, "deal-board-after-moves")
