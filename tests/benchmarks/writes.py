@@ -218,7 +218,10 @@ def http_client(
                     "POST", f"/deals/{pk}/move/", form, headers
                 )
                 stats.record(kind, seconds)
-                if (status == 200 and 'id="board"' in text and "board-error" not in text) or (
+                # A move from the board answers with the two columns it touched (a refused
+                # one with the whole board and its reason).
+                moved = 'hx-swap-oob="outerHTML"' in text
+                if (status == 200 and moved and "board-error" not in text) or (
                     not board and status == 302
                 ):
                     with stats.lock:
