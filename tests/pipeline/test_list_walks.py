@@ -8,18 +8,21 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.access import restrict, visible_parts
+from accounts.choices import Role
 from pipeline.choices import StageKind
 from pipeline.filters import DealFilter
-from pipeline.models import DEAL_SORT_INDEXES, Deal
+from pipeline.models import DEAL_SORT_INDEXES, Deal, Lead
 from pipeline.pagination import MergedWalks
 from pipeline.selectors import deal_list_for, deal_list_totals
 from tests.factories import (
     CompanyFactory,
     DealFactory,
+    LeadFactory,
     PipelineFactory,
     StageFactory,
     TeamFactory,
@@ -124,6 +127,39 @@ def test_a_filter_that_matches_nothing_is_an_empty_page(client, spread, region_m
         response = client.get(reverse("pipeline:deal-list"), query)
         assert response.status_code == 200
         assert list(response.context["page_obj"].object_list) == []
+
+
+@pytest.mark.parametrize("model", [Deal, Lead])
+def test_the_rows_counted_for_any_team_outside_the_tree_are_a_part(model):
+    """The tree's people's rows counted for another team are found by ranges of team ids
+    around the tree's (accounts.access._team_gaps): a team before the tree's first id,
+    one between two of its teams, one after its last, and no team at all; two teams of
+    the tree next to each other leave no range between them."""
+    before = TeamFactory(name="Before")
+    root = TeamFactory(name="Root")
+    between = TeamFactory(name="Between")
+    child = TeamFactory(name="Child", parent=root)
+    neighbour = TeamFactory(name="Neighbour", parent=root)
+    after = TeamFactory(name="After")
+    assert before.pk < root.pk < between.pk < child.pk < neighbour.pk < after.pk
+    boss = UserFactory(username="boss_of_root", team=root, role=Role.MANAGER)
+    root.manager = boss
+    root.save()
+    seller = UserFactory(username="seller", team=child)
+    stranger = UserFactory(username="stranger", team=between)
+    factory = DealFactory if model is Deal else LeadFactory
+    counted = {team: factory(owner=seller) for team in [before, between, after, None]}
+    for row_team, row in counted.items():
+        model.objects.filter(pk=row.pk).update(team=row_team)
+    inside = [factory(owner=seller), factory(owner=stranger, team=neighbour)]
+    factory(owner=stranger)  # the stranger's own, for Between: not the boss's to see
+    parts = visible_parts(model, boss)
+    assert parts is not None
+    assert parts[-1] == Q(pk__in=sorted(row.pk for row in counted.values()))
+    seen = set(restrict(model.objects.all(), boss).values_list("pk", flat=True))
+    by_part = [set(model.objects.filter(part).values_list("pk", flat=True)) for part in parts]
+    assert set().union(*by_part) == seen == {row.pk for row in [*counted.values(), *inside]}
+    assert sum(len(rows) for rows in by_part) == len(seen)
 
 
 @pytest.fixture
