@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import access
 from accounts.access import restrict, visible_parts
 from accounts.choices import Role
 from pipeline.choices import StageKind
@@ -129,12 +130,17 @@ def test_a_filter_that_matches_nothing_is_an_empty_page(client, spread, region_m
         assert list(response.context["page_obj"].object_list) == []
 
 
+@pytest.mark.parametrize("gaps_at_most", [50, 1])
 @pytest.mark.parametrize("model", [Deal, Lead])
-def test_the_rows_counted_for_any_team_outside_the_tree_are_a_part(model):
+def test_the_rows_counted_for_any_team_outside_the_tree_are_a_part(
+    monkeypatch, model, gaps_at_most
+):
     """The tree's people's rows counted for another team are found by ranges of team ids
     around the tree's (accounts.access._team_gaps): a team before the tree's first id,
     one between two of its teams, one after its last, and no team at all; two teams of
-    the tree next to each other leave no range between them."""
+    the tree next to each other leave no range between them. Past _GAPS_AT_MOST ranges,
+    by one NOT IN: the same rows."""
+    monkeypatch.setattr(access, "_GAPS_AT_MOST", gaps_at_most)
     before = TeamFactory(name="Before")
     root = TeamFactory(name="Root")
     between = TeamFactory(name="Between")
