@@ -202,6 +202,10 @@ def _rule(model: type[Model], user: Any, action: str) -> Q | None:
 
 # More rows than this outside a manager's teams, and the list reads them in one sort.
 _ELSEWHERE_AT_MOST = 2000
+# More ranges of team ids around a tree's than this, and its people's rows counted for
+# another team are read by one NOT IN (each range is a part of a UNION, planned on its own,
+# and SQLite takes at most 500 of them).
+_GAPS_AT_MOST = 50
 
 
 def visible_parts(model: type[Model], user: Any) -> list[Q] | None:
@@ -218,16 +222,35 @@ def visible_parts(model: type[Model], user: Any) -> list[Q] | None:
     teams = managed_team_ids(user)
     if not teams:
         return None
-    elsewhere = list(
-        model._base_manager.filter(owner_id__in=_tree_owners(user, teams))
-        .filter(Q(team_id__isnull=True) | ~Q(team_id__in=teams))
-        .order_by()
-        .values_list("pk", flat=True)[: _ELSEWHERE_AT_MOST + 1]
-    )
+    owners = _tree_owners(user, teams)
+    rows = model._base_manager.filter(owner_id__in=owners).order_by().values_list("pk", flat=True)
+    gaps = _team_gaps(teams)
+    if len(gaps) <= _GAPS_AT_MOST:
+        probes = [rows.filter(team_id__isnull=True), *(rows.filter(**gap) for gap in gaps)]
+        found = probes[0].union(*probes[1:], all=True)
+    else:
+        found = rows.filter(Q(team_id__isnull=True) | ~Q(team_id__in=teams))
+    elsewhere = list(found[: _ELSEWHERE_AT_MOST + 1])
     if len(elsewhere) > _ELSEWHERE_AT_MOST:
         return None
     parts = [Q(team_id=team) for team in sorted(teams)]
-    return parts + [Q(pk__in=elsewhere)] if elsewhere else parts
+    return parts + [Q(pk__in=sorted(elsewhere))] if elsewhere else parts
+
+
+def _team_gaps(teams: set[int]) -> list[dict[str, int]]:
+    """The team ids outside `teams` as ranges between them (`team_id__gt`, `team_id__lt`),
+    for a probe of the people's rows counted for another team: with the owner, each range
+    is an index walk of (owner, team) that finds only such rows (usually none). As one
+    `team_id NOT IN (…)` PostgreSQL read every row of the tree's people and dropped them
+    all (500,000 leads, 75 ms for a region at 2.5M leads)."""
+    ordered = sorted(teams)
+    gaps: list[dict[str, int]] = [{"team_id__lt": ordered[0]}]
+    gaps += [
+        {"team_id__gt": low, "team_id__lt": high}
+        for low, high in zip(ordered, ordered[1:], strict=False)
+        if high - low > 1  # neighbours: no team between them
+    ]
+    return [*gaps, {"team_id__gt": ordered[-1]}]
 
 
 def within_parts(queryset: QuerySet[M], user: Any) -> QuerySet[M]:

@@ -34,7 +34,7 @@ from periods.calendar import named_period as period_range
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
 from .models import Company, Deal, Lead, Product, Stage
-from .selectors import lead_sources, stages_for_filters
+from .selectors import lead_sources, stage_ids_of_kind, stages_for_filters
 
 SEARCH_WIDGET = forms.TextInput(attrs={"type": "search", "placeholder": "Search…"})
 # The owner's name as the page shows it (User.__str__: the full name, else the username).
@@ -249,6 +249,7 @@ class DealFilter(PipelineFilterSet):
     )
     status = django_filters.ChoiceFilter(
         field_name="stage__kind",
+        method="filter_status",
         choices=StageKind.choices,
         label="Status",
         empty_label="Any",
@@ -305,6 +306,14 @@ class DealFilter(PipelineFilterSet):
     class Meta:
         model = Deal
         fields: list[str] = []
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # By the deal's own stage column, the kind's stage ids read first (one small
+        # query): through the join PostgreSQL takes a kind for one stage in six, where
+        # lost is two thirds of the deals, and read and sorted a manager's 22,000 lost deals
+        # instead of walking the team's amount index (docs/performance.md).
+        stages = stage_ids_of_kind(kind=value)
+        return queryset.filter(stage_id__in=stages) if stages else queryset.none()
 
     def filter_period(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         days = period_range(value, today=timezone.localdate())

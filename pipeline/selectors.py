@@ -37,6 +37,11 @@ def stages_for_filters() -> QuerySet[Stage]:
     )
 
 
+def stage_ids_of_kind(*, kind: str) -> list[int]:
+    """The ids of every pipeline's stages of one kind (open, won or lost), in id order."""
+    return list(Stage.objects.filter(kind=kind).order_by("pk").values_list("pk", flat=True))
+
+
 def open_stages(*, pipeline_id: int | None = None) -> list[Stage]:
     """The open stages of a pipeline (the default one when not given), in order."""
     stages = Stage.objects.filter(kind=StageKind.OPEN).order_by("order")

@@ -416,6 +416,23 @@ def test_filters_by_ids(as_user, manager, rep, deals, stage):
     assert ids(client, owner=987654321) == set()
 
 
+@pytest.mark.parametrize("status", ["open", "won", "lost"])
+def test_the_status_filter_is_the_kind_of_the_stage_in_any_pipeline(
+    as_user, client, manager, rep, deals, status
+):
+    second = PipelineFactory(name="Partners")
+    for order, kind in enumerate(["open", "won", "lost"], start=1):
+        stage = StageFactory(pipeline=second, name=kind.title(), order=order, kind=kind)
+        DealFactory(owner=rep, stage=stage, name=f"Partner {kind}")
+    expected = {deal.pk for deal in Deal.objects.filter(stage__kind=status)}
+    assert Deal.objects.filter(pk__in=expected, stage__pipeline=second).count() == 1
+    assert ids(as_user(manager), status=status, page_size=100) == expected
+    # The list page reads the same FilterSet: the same rows.
+    client.force_login(manager)
+    page = client.get(reverse("pipeline:deal-list"), {"status": status})
+    assert {deal.pk for deal in page.context["page_obj"].object_list} == expected
+
+
 def test_a_filter_never_widens_what_a_rep_sees(as_user, rep, other_rep, deals):
     assert ids(as_user(rep), owner=other_rep.pk) == set()
 
@@ -457,6 +474,10 @@ def test_the_list_costs_a_fixed_number_of_queries(
     # managed teams (2), the tree's people (accounts.access), count, page; nothing per row
     with django_assert_max_num_queries(5):
         response = client.get(url("deal-list"), {"page_size": 100})
+    assert len(response.json()["results"]) == size
+    # A status filter reads its kind's stage ids first: one more.
+    with django_assert_max_num_queries(6):
+        response = client.get(url("deal-list"), {"page_size": 100, "status": "open"})
     assert len(response.json()["results"]) == size
 
 

@@ -123,6 +123,8 @@ def test_a_lead_page_sorted_by_a_joined_column_is_the_plain_page(request, spread
     "query",
     [
         {"sort": "-company", "status": "open"},
+        {"sort": "-stage", "status": "open"},  # the second pipeline's twin stage too
+        {"sort": "owner", "status": "won"},
         {"sort": "stage", "amount_min": "300"},
         {"sort": "-owner", "company_name": "a"},
         {"sort": "company", "q": "deal"},
