@@ -15,6 +15,8 @@ from django.utils import timezone
 from accounts import access
 from accounts.access import restrict, visible_parts
 from accounts.choices import Role
+from periods import calendar
+from periods.calendar import named_period as period_range
 from pipeline.choices import StageKind
 from pipeline.filters import DealFilter
 from pipeline.models import DEAL_SORT_INDEXES, Deal, Lead
@@ -212,6 +214,25 @@ def test_the_status_filter_reads_the_deals_own_stage_column(kinds):
     # lost deals by amount are a walk of the team's amount index.
     sql = str(DealFilter({"status": "lost"}, queryset=Deal.objects.all()).qs.query)
     assert "JOIN" not in sql and '"stage_id" IN' in sql
+
+
+@pytest.mark.parametrize("period", ["this_month", "last_month", "this_quarter", "next_quarter"])
+@pytest.mark.parametrize("persona", ["rep", "region_manager", "admin_user"])
+def test_the_period_filter_reads_the_deals_own_columns(request, kinds, persona, period):
+    user = request.getfixturevalue(persona)
+    rows = DealFilter({"period": period}, queryset=deal_list_for(user=user)).qs
+    assert "JOIN" not in str(DealFilter({"period": period}, queryset=Deal.objects.all()).qs.query)
+    # The same deals as by the stage's kind: open ones expected to close in the period, and
+    # won or lost ones closed in it (in both pipelines).
+    start, end = period_range(period, today=timezone.localdate())
+    first, after = calendar.day_bounds(start, end)
+    by_kind = deal_list_for(user=user).filter(
+        Q(stage__kind=StageKind.OPEN, expected_close_date__range=(start, end))
+        | (~Q(stage__kind=StageKind.OPEN) & Q(closed_at__gte=first, closed_at__lt=after))
+    )
+    assert sorted(d.pk for d in rows) == sorted(d.pk for d in by_kind)
+    if period == "this_quarter":
+        assert rows.exists() and rows.filter(closed_at__isnull=True).exists()
 
 
 @pytest.mark.parametrize("status", [StageKind.OPEN, StageKind.WON, StageKind.LOST])
