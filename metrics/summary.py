@@ -775,16 +775,8 @@ def _update_cycle_figures(keys: set[_FigureKey], chains) -> None:
             request_rebuild()
             return
         fresh += [
-            CycleFigures(
-                period_kind=kind,
-                period_start=start,
-                scope_kind=scope_kind,
-                scope_id=scope_id,
-                deals=figures.deals,
-                mean_days=figures.mean_days,
-                median_days=figures.median_days,
-            )
-            for (scope_kind, scope_id), figures in found.items()
+            _figure_row((kind, start, *scope, f.deals, f.mean_days, f.median_days))
+            for scope, f in found.items()
         ]
     in_keys = _any_of(
         keys,
@@ -795,37 +787,31 @@ def _update_cycle_figures(keys: set[_FigureKey], chains) -> None:
     _replace(CycleFigures, in_keys, fresh)
 
 
+_FIGURE_FIELDS = (
+    "period_kind",
+    "period_start",
+    "scope_kind",
+    "scope_id",
+    "deals",
+    "mean_days",
+    "median_days",
+)
+
+
+def _figure_row(values: tuple) -> CycleFigures:
+    return CycleFigures(**dict(zip(_FIGURE_FIELDS, values, strict=True)))
+
+
 def _stored_cycle_figures() -> dict[_FigureKey, tuple]:
-    return {
-        (k, s, sk, si): (n, mean, median)
-        for k, s, sk, si, n, mean, median in CycleFigures.objects.values_list(
-            "period_kind",
-            "period_start",
-            "scope_kind",
-            "scope_id",
-            "deals",
-            "mean_days",
-            "median_days",
-        ).iterator(chunk_size=10000)
-    }
+    rows = CycleFigures.objects.values_list(*_FIGURE_FIELDS).iterator(chunk_size=10000)
+    return {row[:4]: row[4:] for row in rows}
 
 
 def _rebuild_cycle_figures(fresh_won: dict[int, dict[str, Any]], chains) -> int:
     fresh = _cycle_figures(fresh_won.values(), chains)
     differing = _differing(_stored_cycle_figures(), fresh)
     if differing:
-        rows = [
-            CycleFigures(
-                period_kind=k,
-                period_start=s,
-                scope_kind=sk,
-                scope_id=si,
-                deals=n,
-                mean_days=mean,
-                median_days=median,
-            )
-            for (k, s, sk, si), (n, mean, median) in sorted(fresh.items())
-        ]
+        rows = [_figure_row((*key, *values)) for key, values in sorted(fresh.items())]
         _replace(CycleFigures, None, rows, 5000)
     return differing
 
