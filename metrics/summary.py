@@ -943,7 +943,8 @@ def drain(*, wait: bool = True) -> int:
             return len(changes)
         day_keys: set[_DayKey] = set()
         open_keys: set[_CellStage] = set()
-        won_ids: set[int] = set()
+        deal_ids: set[int] = set()
+        won_ids: set[int] = set()  # deals that are or were closed (won or lost)
         lead_ids: set[int] = set()
         changed_leads: set[int] = set()
         if any(deal_id is None and lead_id is None for deal_id, lead_id, *_ in changes):
@@ -956,11 +957,14 @@ def drain(*, wait: bool = True) -> int:
                 changed_leads.add(lead_id)
                 day_keys.add((local_day(created), owner_id, team_id))
                 continue
-            won_ids.add(deal_id)
+            deal_ids.add(deal_id)
             day_keys.add((local_day(created), owner_id, team_id))
             if closed is None:
                 open_keys.add((owner_id, team_id, stage_id))
             else:
+                # Only a deal closed before or after the change can have had or have a
+                # WonDeal row: a change between open stages (most writes) reads none.
+                won_ids.add(deal_id)
                 day_keys.add((local_day(closed), owner_id, team_id))
             if lead_id is not None:
                 lead_ids.add(lead_id)
@@ -974,16 +978,20 @@ def drain(*, wait: bool = True) -> int:
             Deal.all_objects.filter(lead_id__in=changed_leads).values_list("pk", flat=True)
         )
         days, cells, ids = sorted(day_keys, key=str), sorted(open_keys, key=str), sorted(won_ids)
+        deal_ids |= won_ids
         _write_days(_day_rows(days), days)
         months = _month_keys(days)
         _write_months(_month_rows(months), months)
         _write_funnel(_funnel_rows(days), days)
         _write_funnel_months(_funnel_month_rows(months), months)
         _write_open(_open_rows(cells), cells)
-        old_won = list(WonDeal.objects.filter(pk__in=ids).values(*_WON_COLUMNS, "cycle_days"))
-        new_won = _won_rows(ids)
-        _write_won(new_won, ids)
-        _write_dates(_dates_rows(ids), ids)
+        old_won, new_won = [], {}
+        if ids:
+            old_won = list(WonDeal.objects.filter(pk__in=ids).values(*_WON_COLUMNS, "cycle_days"))
+            new_won = _won_rows(ids)
+            _write_won(new_won, ids)
+        every_deal = sorted(deal_ids)
+        _write_dates(_dates_rows(every_deal), every_deal)
         if old_won or new_won:  # a won deal touched (most writes touch none)
             chains = _team_chains()
             _update_customers(old_won, list(new_won.values()), chains)
