@@ -906,6 +906,14 @@ def _users_set(user_ids: list[int]) -> _ScopeSet:
     )
 
 
+def _subtree_parents(
+    parent: dict[int, int | None], root_ids: Iterable[int]
+) -> dict[int, int | None]:
+    """The parent of each team in the roots' trees, the roots made top-level."""
+    tree = team_tree_ids(root_ids=root_ids, parents=parent)
+    return {tid: (pid if pid in tree else None) for tid, pid in parent.items() if tid in tree}
+
+
 def _teams_set(parent: dict[int, int | None]) -> _ScopeSet:
     chains = team_chains(parent)
     return _ScopeSet(
@@ -996,8 +1004,7 @@ def kpis_of_scopes(
     parent: dict[int, int | None] | None = None
     if team_root_ids is not None:
         parent = dict(Team.objects.values_list("id", "parent_id"))
-        tree = team_tree_ids(root_ids=team_root_ids, parents=parent)
-        parent = {tid: (pid if pid in tree else None) for tid, pid in parent.items() if tid in tree}
+        parent = _subtree_parents(parent, team_root_ids)
         scope_sets.append(_teams_set(parent))
     if user_ids:
         scope_sets.append(_users_set(user_ids))
@@ -1123,8 +1130,7 @@ def _team_kpis(
     if parent is None:
         parent = dict(Team.objects.values_list("id", "parent_id"))
     if root_ids is not None:
-        tree = team_tree_ids(root_ids=root_ids, parents=parent)
-        parent = {tid: (pid if pid in tree else None) for tid, pid in parent.items() if tid in tree}
+        parent = _subtree_parents(parent, root_ids)
     if parts is None:
         starts = [start for start, _ in ranges]
         parts = _compute_periods([_teams_set(parent)], starts, end, as_of, live, settled)[0]

@@ -258,8 +258,12 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     return render(request, "pipeline/deal_list.html", context)
 
 
-def _board_context(request: HttpRequest, *, error: str = "") -> dict:
-    columns = deal_board_for(user=request.user, per_column=BOARD_CARDS_PER_COLUMN)
+def _board_context(
+    request: HttpRequest, *, error: str = "", stage_ids: list[int] | None = None
+) -> dict:
+    columns = deal_board_for(
+        user=request.user, per_column=BOARD_CARDS_PER_COLUMN, stage_ids=stage_ids
+    )
     return {
         "columns": columns,
         "has_deals": any(column.count for column in columns),
@@ -407,16 +411,8 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and not error:
         # The two columns the move touched, each swapped into the page out of band: half
         # the board's cards to render, every other column as it was.
-        columns = deal_board_for(
-            user=request.user,
-            per_column=BOARD_CARDS_PER_COLUMN,
-            stage_ids=[moved_from, deal.stage_id],
-        )
-        response = render(
-            request,
-            "pipeline/_board_moved.html",
-            {"columns": columns, "show_owner": _sees_team(request.user)},
-        )
+        context = _board_context(request, stage_ids=[moved_from, deal.stage_id])
+        response = render(request, "pipeline/_board_moved.html", context)
         response["HX-Reswap"] = "none"
         return response
     if request.htmx:
