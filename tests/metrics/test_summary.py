@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import User
-from metrics import summary
+from metrics import drain_sql, summary
 from metrics.dashboards import deals_needing_attention
 from metrics.kpis import (
     funnel_for_scope,
@@ -155,6 +155,38 @@ def test_every_kind_of_write_keeps_live_equal_to_fresh(org):
     # SQL by hand.
     with connection.cursor() as cursor:
         cursor.execute("UPDATE pipeline_deal SET amount = amount + 1 WHERE closed_at IS NULL")
+    assert_live_equals_fresh(org)
+
+
+def test_one_drain_of_many_keys_and_a_teamless_rep_equals_a_rebuild(org, monkeypatch):
+    """The drain's statements (metrics.drain_sql) match keys in chunks and match a cell
+    without a team by IS NULL: what they write is what a rebuild computes."""
+    summary.drain()
+    monkeypatch.setattr(drain_sql, "_CHUNK", 2)  # several statements per table
+    loner = UserFactory(username="loner", role=Role.REP, team=None)
+    won, proposal = default_stage("Won"), default_stage("Proposal")
+    now = timezone.now()
+    for days in range(5):
+        created = now - dt.timedelta(days=days, hours=3)
+        lead = LeadFactory(owner=loner, created_at=created)
+        for owner in (loner, org.a1):
+            DealFactory(
+                owner=owner,
+                lead=lead if owner is loner else None,
+                stage=won if days % 2 else proposal,
+                amount=Decimal("100.10") * (days + 1),
+                created_at=created,
+                closed_at=created + dt.timedelta(hours=2) if days % 2 else None,
+            )
+    assert summary.drain() == 15
+    teamless = DayFigures.objects.filter(owner_id=loner.pk, team_id__isnull=True)
+    assert sum(teamless.values_list("leads_created", flat=True)) == 5
+    assert sum(teamless.values_list("leads_won", flat=True)) == 2
+    # 2 wins: days 1 and 3, (100.10 × 2) + (100.10 × 4) = 600.60
+    assert sum(teamless.values_list("revenue_cents", flat=True)) == 60_060
+    assert OpenDeals.objects.get(owner_id=loner.pk, stage=proposal).open_deals == 3
+    assert FunnelDay.objects.filter(owner_id=loner.pk, team_id__isnull=True).exists()
+    assert summary.rebuild().total == 0
     assert_live_equals_fresh(org)
 
 
