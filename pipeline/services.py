@@ -47,10 +47,29 @@ def _set_history_user(obj: Deal | Lead, by: User | None) -> None:
         obj._history_user = by
 
 
+def _loaded_relations(obj: Deal | Lead) -> list[str]:
+    """The foreign keys whose row the caller loaded: full_clean would look each one up
+    again (a query apiece, on every save). They exist; one deleted meanwhile is still
+    refused by the database's foreign key at commit."""
+    loaded = []
+    for field in obj._meta.concrete_fields:
+        if field.is_relation and field.is_cached(obj):
+            related = field.get_cached_value(obj)
+            if related is not None and related.pk is not None:
+                if related.pk == getattr(obj, field.attname):
+                    loaded.append(field.name)
+    return loaded
+
+
 def _lock_deal(pk: int, *, expected_version: int | None) -> Deal:
     """The deal's row, locked until the transaction ends, checked against the version the
     caller read. A deleted deal cannot be edited: it must be restored first."""
-    current = Deal.all_objects.select_for_update().filter(pk=pk).first()
+    current = (
+        Deal.all_objects.select_for_update(of=("self",))
+        .select_related("stage")  # its pipeline, for a move
+        .filter(pk=pk)
+        .first()
+    )
     if current is None or current.deleted_at is not None:
         raise ValidationError("This deal was deleted; an admin can restore it.", code="deleted")
     if expected_version is not None and current.version != expected_version:
@@ -87,7 +106,7 @@ def deal_save(
         deal.team_id = deal.owner.team_id
     if deal.external_id:
         _check_external_id_not_deleted(deal)
-    deal.full_clean()
+    deal.full_clean(exclude=_loaded_relations(deal))
     _set_history_user(deal, by)
     deal.save()
     if moved:
@@ -254,7 +273,7 @@ def lead_save(*, lead: Lead, by: User | None = None) -> Lead:
     """Validate and save a new or edited lead; a new lead counts for its owner's team."""
     if lead.team_id is None:
         lead.team_id = lead.owner.team_id
-    lead.full_clean()
+    lead.full_clean(exclude=_loaded_relations(lead))
     _set_history_user(lead, by)
     lead.save()
     return lead
@@ -295,7 +314,7 @@ def lead_set_status(*, lead: Lead, status: str, reason: str = "", by: User | Non
         raise ValidationError({"status": "A converted lead cannot change status."})
     lead.status = status
     lead.disqualified_reason = reason if status == LeadStatus.DISQUALIFIED else ""
-    lead.full_clean()
+    lead.full_clean(exclude=_loaded_relations(lead))
     _set_history_user(lead, by)
     lead.save()
     return lead
@@ -321,7 +340,7 @@ def lead_convert(
         raise ValidationError({"stage": "A new deal starts in an open stage."})
     lead.status = LeadStatus.CONVERTED
     lead.converted_at = at
-    lead.full_clean()
+    lead.full_clean(exclude=_loaded_relations(lead))
     _set_history_user(lead, by)
     lead.save()
     return _deal_create(
