@@ -255,21 +255,29 @@ class BoardColumn:
     deals: list[Deal]
     count: int = 0
     amount: Decimal = Decimal("0")
+    # How many cards the page shows, when `deals` was not read (a move's answer).
+    shown: int | None = None
 
     @property
     def hidden(self) -> int:
-        return max(self.count - len(self.deals), 0)
+        shown = len(self.deals) if self.shown is None else self.shown
+        return max(self.count - shown, 0)
 
 
 def deal_board_for(
-    *, user: User, per_column: int = 50, stage_ids: Iterable[int] | None = None
+    *,
+    user: User,
+    per_column: int = 50,
+    stage_ids: Iterable[int] | None = None,
+    cards: bool = True,
 ) -> list[BoardColumn]:
     """The open deals a user can see, by stage of the default pipeline; with `stage_ids`,
     only those stages' columns (a move redraws the two it touched).
 
     Bounded at any size: one query for the stages, one grouped query for every column's
     count and sum, and one query per column for its `per_column` most recently changed
-    deals (so a card just moved shows at the top of its new column).
+    deals (so a card just moved shows at the top of its new column). Without `cards`, the
+    columns' heads only (stage, neighbours, totals).
     """
     stages = open_stages()
     wanted = None if stage_ids is None else set(stage_ids)
@@ -285,22 +293,75 @@ def deal_board_for(
     columns = []
     for index, stage in shown:
         row = totals.get(stage.pk, {})
-        deals = list(
-            visible.filter(stage=stage)
-            .select_related("company", "owner")
-            .order_by("-updated_at", "-pk")[:per_column]
-        )
+        count = row.get("count", 0)
+        deals = list(_column_cards(visible, stage.pk)[:per_column]) if cards else []
         columns.append(
             BoardColumn(
                 stage=stage,
                 previous=stages[index - 1] if index > 0 else None,
                 next=stages[index + 1] if index + 1 < len(stages) else None,
                 deals=deals,
-                count=row.get("count", 0),
+                count=count,
                 amount=row.get("amount") or Decimal("0"),
+                shown=None if cards else min(count, per_column),
             )
         )
     return columns
+
+
+def _column_cards(visible: QuerySet[Deal], stage_id: int) -> QuerySet[Deal]:
+    # The board's order: most recently changed first, so a moved card tops its new column.
+    return (
+        visible.filter(stage_id=stage_id)
+        .select_related("company", "owner")
+        .order_by("-updated_at", "-pk")
+    )
+
+
+@dataclass
+class BoardMove:
+    """What a move changes on a board drawn just before it: the moved card tops its new
+    column, whose card pushed past the last shown one (`leaves`, an id) goes; the column it
+    left shows one card more at its bottom (`enters`); both columns' totals change."""
+
+    source: BoardColumn
+    target: BoardColumn
+    card: Deal
+    enters: Deal | None
+    leaves: int | None
+
+
+def board_move_for(
+    *, user: User, deal_id: int, from_stage_id: int, per_column: int = 50
+) -> BoardMove | None:
+    """The changes of a move for the mover's board, in five queries and two cards to draw
+    (a whole column is up to `per_column`); None when the deal is not on the board."""
+    visible = Deal.objects.visible_to(user)
+    card = visible.select_related("company", "owner").filter(pk=deal_id).first()
+    if card is None:
+        return None
+    columns = {
+        column.stage.pk: column
+        for column in deal_board_for(
+            user=user,
+            per_column=per_column,
+            stage_ids=[from_stage_id, card.stage_id],
+            cards=False,
+        )
+    }
+    source, target = columns.get(from_stage_id), columns.get(card.stage_id)
+    if source is None or target is None or source is target:
+        return None
+    leaves = None
+    if target.count > per_column:
+        pushed = _column_cards(visible, target.stage.pk).values_list("pk", flat=True)
+        leaves = next(iter(pushed[per_column : per_column + 1]), None)
+    enters = None
+    if source.count >= per_column:
+        enters = next(
+            iter(_column_cards(visible, source.stage.pk)[per_column - 1 : per_column]), None
+        )
+    return BoardMove(source=source, target=target, card=card, enters=enters, leaves=leaves)
 
 
 def lead_list_for(*, user: User) -> QuerySet[Lead]:

@@ -41,6 +41,7 @@ from .forms import (
 from .models import DEAL_SORT_INDEXES, Deal, Lead
 from .pagination import CappedPaginator, JoinedWalks, MergedWalks, count_cap
 from .selectors import (
+    board_move_for,
     closing_stage,
     deal_board_for,
     deal_change_history,
@@ -258,12 +259,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     return render(request, "pipeline/deal_list.html", context)
 
 
-def _board_context(
-    request: HttpRequest, *, error: str = "", stage_ids: list[int] | None = None
-) -> dict:
-    columns = deal_board_for(
-        user=request.user, per_column=BOARD_CARDS_PER_COLUMN, stage_ids=stage_ids
-    )
+def _board_context(request: HttpRequest, *, error: str = "") -> dict:
+    columns = deal_board_for(user=request.user, per_column=BOARD_CARDS_PER_COLUMN)
     return {
         "columns": columns,
         "has_deals": any(column.count for column in columns),
@@ -409,12 +406,19 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         error = "Pick one of the pipeline's open stages; to close a deal, mark it won or lost."
     if request.htmx and not error:
-        # The two columns the move touched, each swapped into the page out of band: half
-        # the board's cards to render, every other column as it was.
-        context = _board_context(request, stage_ids=[moved_from, deal.stage_id])
-        response = render(request, "pipeline/_board_moved.html", context)
-        response["HX-Reswap"] = "none"
-        return response
+        # What the move changed on the board, swapped into the page out of band: two
+        # cards to draw and two heads, where redrawing both columns was up to 100 cards.
+        move = board_move_for(
+            user=request.user,
+            deal_id=deal.pk,
+            from_stage_id=moved_from,
+            per_column=BOARD_CARDS_PER_COLUMN,
+        )
+        if move is not None:
+            context = {"move": move, "show_owner": _sees_team(request.user)}
+            response = render(request, "pipeline/_board_moved.html", context)
+            response["HX-Reswap"] = "none"
+            return response
     if request.htmx:
         # 200 even for a refused move: htmx swaps only successful answers, and the board
         # must come back as it is, with the reason shown above the columns.

@@ -145,9 +145,9 @@ def test_every_dashboard_at_laptop_and_phone_width(
 
 
 def test_board_moves_redraw_the_two_columns_by_arrow_and_by_drag(live_server, page, rep):
-    """A move answers with the two columns it touched, swapped into the page out of band:
-    the card shows in its new column with both totals right, every other column stays,
-    and the next move (by drag and drop) works on the redrawn columns."""
+    """A move answers with what it changed, swapped into the page out of band: the card
+    shows on top of its new column (once), both totals right, every other column stays,
+    and the next move (by drag and drop) works on the changed columns."""
     first = DealFactory(owner=rep, name="Arrow deal", amount=Decimal("1000"))
     DealFactory(owner=rep, name="Dragged deal", amount=Decimal("2000"))
     errors: list[str] = []
@@ -165,6 +165,9 @@ def test_board_moves_redraw_the_two_columns_by_arrow_and_by_drag(live_server, pa
     assert qualification.locator(".board-total").inner_text() == "1 deal\n1,000"
     assert prospecting.locator(".board-total").inner_text() == "1 deal\n2,000"
     assert page.locator(".board-column").count() == 4  # the other columns are still there
+    assert page.locator(f"#deal-{first.pk}").count() == 1  # moved, not copied
+    assert qualification.locator(".board-empty").count() == 0
+    assert prospecting.locator(".board-card").count() == 1
 
     page.locator(".board-card", has_text="Dragged deal").drag_to(proposal.locator(".board-cards"))
     proposal.locator(".board-card", has_text="Dragged deal").wait_for()

@@ -333,22 +333,79 @@ def test_moving_on_the_board_records_one_stage_change_per_move(client, rep):
         ("Qualification", "Proposal", "rep"),
         ("Proposal", "Qualification", "rep"),
     ]
-    # The htmx answer is the two columns the move touched, swapped in out of band (the
-    # response swaps nothing else), with the deal in its new column and the totals right.
+    # The htmx answer is what the move changed, swapped in out of band (the response
+    # swaps nothing else): the card out of its old place and on top of its new column,
+    # both columns' heads with their totals.
     assert response.templates[0].name == "pipeline/_board_moved.html"
     assert response["HX-Reswap"] == "none"
-    columns = {column.stage.name: column for column in response.context["columns"]}
-    assert set(columns) == {"Proposal", "Qualification"}
-    assert [d.name for d in columns["Qualification"].deals] == ["Mover"]
-    assert (columns["Qualification"].count, columns["Proposal"].count) == (1, 0)
+    move = response.context["move"]
+    assert (move.source.stage.name, move.target.stage.name) == ("Proposal", "Qualification")
+    assert (move.target.count, move.source.count) == (1, 0)
     body = response.content.decode()
     qualification = default_stage("Qualification").pk
-    assert f'id="board-column-{qualification}" hx-swap-oob="outerHTML"' in body
-    assert body.count('hx-swap-oob="outerHTML"') == 2
+    proposal = default_stage("Proposal").pk
+    on_top = re.search(
+        rf'hx-swap-oob="afterbegin:#board-cards-{qualification}">\s*'
+        rf'<li class="board-card" id="deal-{deal.pk}"',
+        body,
+    )
+    assert on_top and body.index(f'<li id="deal-{deal.pk}" hx-swap-oob="delete">') < on_top.start()
+    # The new column had no card: its "nothing here" line goes; the old one has none left.
+    assert f'<li id="board-empty-{qualification}" hx-swap-oob="delete">' in body
+    assert re.search(rf'beforeend:#board-cards-{proposal}">\s*<li class="board-empty"', body)
+    for stage in (qualification, proposal):
+        assert f'id="board-head-{stage}" hx-swap-oob="outerHTML"' in body
+        assert f'id="board-more-{stage}" hx-swap-oob="outerHTML"' in body
+    assert body.count('class="board-card"') == 1  # one card drawn, not two columns
     # Its arrows lead on from the new column: back to Prospecting, on to Proposal.
     assert f'name="stage" value="{default_stage("Prospecting").pk}"' in body
     # And the message above the columns is cleared (a refused move may have set it).
     assert '<div id="board-message" hx-swap-oob="true"></div>' in body
+
+
+def test_a_move_on_a_full_board_swaps_the_cards_at_the_columns_edges(client, rep, monkeypatch):
+    """Columns show their 2 most recently changed cards here: the moved card tops its new
+    column and pushes that column's second card out; its old column's third card comes in
+    at the bottom. The board drawn after the move shows exactly that."""
+    monkeypatch.setattr(views, "BOARD_CARDS_PER_COLUMN", 2)
+    now = timezone.now()
+    prospecting, qualification = default_stage("Prospecting"), default_stage("Qualification")
+    deals = {}
+    for name, stage, minutes in [
+        ("P1", prospecting, 1),
+        ("P2", prospecting, 2),
+        ("P3", prospecting, 3),
+        ("Q1", qualification, 4),
+        ("Q2", qualification, 5),
+    ]:
+        deals[name] = DealFactory(owner=rep, name=name, stage=stage)
+        Deal.objects.filter(pk=deals[name].pk).update(
+            updated_at=now - dt.timedelta(minutes=minutes)
+        )
+    client.force_login(rep)
+    board = client.get(reverse("pipeline:deal-board"))
+    shown = {c.stage.name: [d.name for d in c.deals] for c in board.context["columns"]}
+    assert shown["Prospecting"] == ["P1", "P2"] and shown["Qualification"] == ["Q1", "Q2"]
+
+    url = reverse("pipeline:deal-move", args=[deals["P1"].pk])
+    response = client.post(url, {"stage": qualification.pk}, **HTMX)
+    move = response.context["move"]
+    assert move.card.name == "P1"
+    assert move.leaves == deals["Q2"].pk  # pushed past the second card of Qualification
+    assert move.enters.name == "P3"  # now the second card of Prospecting
+    body = response.content.decode()
+    assert f'<li id="deal-{deals["Q2"].pk}" hx-swap-oob="delete">' in body
+    assert re.search(
+        rf'beforeend:#board-cards-{prospecting.pk}">\s*<li class="board-card" '
+        rf'id="deal-{deals["P3"].pk}"',
+        body,
+    )
+    assert "+1 more in the list" in body  # Qualification: 3 deals, 2 shown
+    assert body.count('class="board-card"') == 2
+
+    after = client.get(reverse("pipeline:deal-board"))
+    shown = {c.stage.name: [d.name for d in c.deals] for c in after.context["columns"]}
+    assert shown["Prospecting"] == ["P2", "P3"] and shown["Qualification"] == ["P1", "Q1"]
 
 
 def test_move_without_htmx_redirects_back(client, rep):
