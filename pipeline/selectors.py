@@ -93,6 +93,12 @@ def deal_for_page(*, user: User, pk: int) -> Deal | None:
     )
 
 
+def deal_to_move(*, user: User, pk: int) -> Deal | None:
+    """One deal the user can see, with what a move reads (its stage and owner): the page's
+    seven-table join costs PostgreSQL ~5 ms to plan, more than the move's own writes."""
+    return Deal.objects.visible_to(user).select_related("stage", "owner").filter(pk=pk).first()
+
+
 def deal_history(*, deal: Deal) -> list[StageChange]:
     """A deal's stage moves, oldest first, with the stages and who moved it."""
     return list(

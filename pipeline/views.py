@@ -49,6 +49,7 @@ from .selectors import (
     deal_history,
     deal_list_for,
     deal_list_totals,
+    deal_to_move,
     lead_for_page,
     lead_ids_editable_by,
     lead_list_for,
@@ -96,8 +97,14 @@ def _deal_or_404(request: HttpRequest, pk: int) -> Deal:
     return deal
 
 
-def _editable_deal(request: HttpRequest, pk: int) -> Deal:
-    deal = _deal_or_404(request, pk)
+def _editable_deal(request: HttpRequest, pk: int, *, for_move: bool = False) -> Deal:
+    deal = (
+        deal_to_move(user=request.user, pk=pk)
+        if for_move
+        else deal_for_page(user=request.user, pk=pk)
+    )
+    if deal is None:
+        raise Http404("No deal you can see has this number.")
     if not can(request.user, "change", deal):
         raise PermissionDenied("You can see this deal but not change it.")
     return deal
@@ -386,10 +393,10 @@ def deal_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
-    """Move a deal to another open stage. From the board (htmx) the answer is the two
-    columns it touched, with their totals, or the whole board with the reason of a refused
-    move; otherwise a redirect back."""
-    deal = _editable_deal(request, pk)
+    """Move a deal to another open stage. From the board (htmx) the answer is what the move
+    changed on the board (pipeline/_board_moved.html), or the whole board with the reason
+    of a refused move; otherwise a redirect back."""
+    deal = _editable_deal(request, pk, for_move=True)
     form = DealMoveForm(request.POST, deal=deal)
     error = ""
     moved_from = deal.stage_id
