@@ -6,3 +6,6 @@ class DemoConfig(AppConfig):
 
     name = "demo"
     verbose_name = "Demo data"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the check

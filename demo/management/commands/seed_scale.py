@@ -1,10 +1,11 @@
+import os
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from demo.builder import DEFAULT_PASSWORD, DemoError, database_is_empty
-from demo.bulk_load import BulkLoadError
+from demo.bulk_load import BulkLoadError, pending_load_steps, run_pending_load_steps
 from demo.scale import (
     DEFAULT_DEALS,
     DEFAULT_SEED,
@@ -31,7 +32,8 @@ class Command(BaseCommand):
         "Build a large sales organisation fast (COPY on PostgreSQL): N deals with their stage "
         "history, ~2.5 leads per deal, companies, and monthly and quarterly revenue targets for "
         "R reps in T leaf teams under regions. Deterministic for a seed and the same options. "
-        "Refuses a database with users or deals unless --force."
+        "Refuses a database with users or deals unless --force. First finishes what an "
+        "interrupted load left (its indexes), which --finish does alone."
     )
 
     def add_arguments(self, parser) -> None:
@@ -63,7 +65,19 @@ class Command(BaseCommand):
             default=DEFAULT_PASSWORD,
             help=f"Password of every user it creates (default: {DEFAULT_PASSWORD}).",
         )
+        parser.add_argument(
+            "--index-connections",
+            type=positive_int,
+            default=max(2, os.cpu_count() or 1),
+            help="PostgreSQL: connections building the indexes at once after the rows are "
+            "committed (default: the number of cores, at least 2).",
+        )
         group = parser.add_mutually_exclusive_group()
+        group.add_argument(
+            "--finish",
+            action="store_true",
+            help="Only finish what an interrupted load left undone (its indexes, ANALYZE).",
+        )
         group.add_argument(
             "--if-empty",
             action="store_true",
@@ -76,6 +90,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        finished = self.finish_pending(options["index_connections"], options["verbosity"])
+        if options["finish"]:
+            if not finished:
+                self.stdout.write("No interrupted load: nothing to finish.")
+            return
         if not database_is_empty():
             if options["if_empty"]:
                 self.stdout.write("Database already has data; nothing loaded.")
@@ -103,9 +122,22 @@ class Command(BaseCommand):
         )
         started = time.perf_counter()
         try:
-            result = build_scale_organisation(options=scale, today=today, stdout=self.stdout)
+            result = build_scale_organisation(
+                options=scale,
+                today=today,
+                stdout=self.stdout,
+                index_connections=options["index_connections"],
+            )
         except (DemoError, BulkLoadError) as error:
             raise CommandError(str(error)) from error
+        except Exception as error:
+            left = pending_load_steps()
+            if left:
+                raise CommandError(
+                    f"{error}\nThe rows are loaded and committed, but {left} index builds or "
+                    "ANALYZEs are left: run `manage.py seed_scale --finish`."
+                ) from error
+            raise
         elapsed = time.perf_counter() - started
         out = self.stdout
         out.write(self.style.SUCCESS(f"Loaded in {elapsed:.1f} s:"))
@@ -116,4 +148,23 @@ class Command(BaseCommand):
             f"open {result.deals_open:,}"
         )
         out.write("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
+        if options["verbosity"] >= 2:
+            self.write_step_seconds(result.step_seconds)
         out.write(f"Log in as 'admin' (or any manager or rep); password: {scale.password}")
+
+    def finish_pending(self, connection_count: int, verbosity: int) -> bool:
+        """Build what an interrupted load left (PendingLoadStep rows); whether there was any."""
+        left = pending_load_steps()
+        if not left:
+            return False
+        self.stdout.write(f"Finishing an interrupted load: {left} index builds or ANALYZEs")
+        started = time.perf_counter()
+        seconds = run_pending_load_steps(connection_count=connection_count)
+        self.stdout.write(self.style.SUCCESS(f"Finished in {time.perf_counter() - started:.1f} s."))
+        if verbosity >= 2:
+            self.write_step_seconds(seconds)
+        return True
+
+    def write_step_seconds(self, seconds: dict[str, float]) -> None:
+        for name, value in sorted(seconds.items(), key=lambda item: -item[1]):
+            self.stdout.write(f"  {value:7.2f} s  {name}")
