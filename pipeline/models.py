@@ -11,6 +11,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .choices import IcpFit, LeadStatus, Segment, StageKind
+from .constraints import ChecksInOneQuery
 from .indexes import group_indexes, sort_indexes
 from .querysets import DealManager, DealQuerySet, LeadManager, LeadQuerySet
 from .validators import (
@@ -88,7 +89,7 @@ class Product(models.Model):
         return self.name
 
 
-class Lead(models.Model):
+class Lead(ChecksInOneQuery, models.Model):
     """A prospect at a company, before (and after) it becomes a deal."""
 
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="leads")
@@ -267,7 +268,7 @@ DEAL_SORT_INDEXES = {
 }
 
 
-class Deal(models.Model):
+class Deal(ChecksInOneQuery, models.Model):
     """An opportunity to sell to a company; its stage history lives in StageChange.
 
     closed_at is set exactly when the stage is won or lost. The database enforces it with
