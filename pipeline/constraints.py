@@ -12,7 +12,7 @@ import logging
 from contextlib import nullcontext
 
 from django.core.exceptions import FieldError, ValidationError
-from django.db import DatabaseError, connections, router, transaction
+from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models import BooleanField, CheckConstraint, ExpressionWrapper, Q, Value
 from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
@@ -21,8 +21,11 @@ from django.db.models.sql.constants import SINGLE
 logger = logging.getLogger(__name__)
 
 
-class ChecksInOneQuery:
-    """Mixin for a model (without parents) whose CheckConstraints are validated at once."""
+class ChecksInOneQuery(models.Model):
+    """Base of a model (without other parents) whose CheckConstraints are validated at once."""
+
+    class Meta:
+        abstract = True
 
     def validate_constraints(self, exclude=None) -> None:
         using = router.db_for_write(self.__class__, instance=self)
@@ -34,30 +37,29 @@ class ChecksInOneQuery:
                 continue
             try:
                 constraint.validate(self.__class__, self, exclude=exclude, using=using)
-            except ValidationError as error:
-                fields = getattr(constraint, "fields", ())
-                if getattr(error, "code", None) == "unique" and len(fields) == 1:
-                    errors.setdefault(fields[0], []).append(error)
+            except ValidationError as refused:
+                fields: tuple[str, ...] = tuple(getattr(constraint, "fields", ()))
+                if getattr(refused, "code", None) == "unique" and len(fields) == 1:
+                    errors.setdefault(fields[0], []).append(refused)
                 else:
-                    errors = error.update_error_dict(errors)
-        for constraint in self._broken_checks(checks, exclude, using):
-            error = ValidationError(
-                constraint.get_violation_error_message(), code=constraint.violation_error_code
-            )
-            errors = error.update_error_dict(errors)
+                    errors = refused.update_error_dict(errors)
+        for broken in self._broken_checks(checks, exclude, using):
+            message = broken.get_violation_error_message()
+            refusal = ValidationError(message, code=broken.violation_error_code)
+            errors = refusal.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
 
     def _broken_checks(self, checks, exclude, using) -> list[CheckConstraint]:
         if not checks:
             return []
-        against = self._get_field_expression_map(meta=self._meta, exclude=exclude)
+        against = self._get_field_expression_map(meta=self._meta, exclude=exclude)  # type: ignore[attr-defined]
         query = Query(None)
         for name, value in against.items():
             if not hasattr(value, "resolve_expression"):
                 value = Value(value)
             query.add_annotation(value, name, select=False)
-        asked = []
+        asked: list[CheckConstraint] = []
         for constraint in checks:
             holds = Coalesce(
                 ExpressionWrapper(Q(constraint.condition), output_field=BooleanField()),

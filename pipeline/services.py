@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ForeignKey
 from django.utils import timezone
 
 from accounts.access import Capability, can
@@ -53,7 +54,7 @@ def _loaded_relations(obj: Deal | Lead) -> list[str]:
     refused by the database's foreign key at commit."""
     loaded = []
     for field in obj._meta.concrete_fields:
-        if field.is_relation and field.is_cached(obj):
+        if isinstance(field, ForeignKey) and field.is_cached(obj):
             related = field.get_cached_value(obj)
             if related is not None and related.pk is not None:
                 if related.pk == getattr(obj, field.attname):
