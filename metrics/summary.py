@@ -897,16 +897,20 @@ class Drift:
         )
 
 
-def _lock(*, wait: bool = True) -> bool:
+def _lock(*, wait: bool = True, draining: bool = False) -> bool:
     """Take the drain's lock for this transaction; without `wait`, only if it is free
-    (returns whether it was taken)."""
+    (returns whether it was taken). `draining`: the transaction's commit need not wait for
+    the disk: a drain commits with the changes it consumed, so a commit lost in a crash
+    brings those changes back for the next drain (no drift), where waiting cost every
+    write's drain an fsync."""
     if connection.vendor != "postgresql":
         return True
+    also = ", set_config('synchronous_commit', 'off', true)" if draining else ""
     with connection.cursor() as cursor:
         if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_ID])
+            cursor.execute(f"SELECT pg_advisory_xact_lock(%s){also}", [_LOCK_ID])
             return True
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_ID])
+        cursor.execute(f"SELECT pg_try_advisory_xact_lock(%s){also}", [_LOCK_ID])
         return bool(cursor.fetchone()[0])
 
 
@@ -933,8 +937,10 @@ def drain(*, wait: bool = True) -> int:
     were applied. Safe to call any time, from any process, any number of times. Without
     `wait`, a drain already running elsewhere means this one returns at once: that drain
     or the next one takes these changes (every summary read drains, waiting, first)."""
+    # Inside a caller's transaction the commit is the caller's: it must wait for the disk.
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if not _lock(wait=wait):
+        if not _lock(wait=wait, draining=outermost):
             return 0
         changes = _take_changes()
         if not changes:

@@ -33,9 +33,9 @@ _state = threading.local()
 _real_lock = summary._lock
 
 
-def _timed_lock(*, wait: bool = True) -> bool:
+def _timed_lock(*, wait: bool = True, draining: bool = False) -> bool:
     started = time.perf_counter()
-    taken = _real_lock(wait=wait)
+    taken = _real_lock(wait=wait, draining=draining)
     _state.lock_ms = (time.perf_counter() - started) * 1000
     return taken
 

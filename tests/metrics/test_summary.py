@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.choices import Role
@@ -551,6 +551,39 @@ def test_a_snapshot_of_any_past_day_from_the_summary_equals_the_replay(org, monk
                 lambda: kpis_for_scope(kind=kind, scope_id=scope_id, **window, settled=True)  # noqa: B023
             )
             assert live == kpis_for_scope(kind=kind, scope_id=scope_id, **window), (day, kind)
+
+
+def _commit_setting() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's commit setting")
+@pytest.mark.django_db(transaction=True)
+def test_only_a_drain_of_its_own_skips_waiting_for_the_disk(monkeypatch):
+    """A drain in a transaction of its own commits with the changes it consumed (a commit
+    lost in a crash brings them back), so it need not wait for the WAL flush. A drain
+    inside a caller's transaction (a read after a write) leaves the caller's commit as it
+    is: the caller's rows must reach the disk."""
+    seen = []
+    real = summary._take_changes
+
+    def spy():
+        seen.append(_commit_setting())
+        return real()
+
+    monkeypatch.setattr(summary, "_take_changes", spy)
+    rep = UserFactory(username="durable")
+    LeadFactory(owner=rep)  # autocommit: its drain runs on commit, in its own transaction
+    assert seen == ["off"]
+    with transaction.atomic():
+        LeadFactory(owner=rep)
+        summary.drain()
+        assert _commit_setting() == "on"
+    # The block's own on-commit drain then runs in a transaction of its own (finding none).
+    assert seen == ["off", "on", "off"]
+    assert _commit_setting() == "on"
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the drain's lock is PostgreSQL's")
