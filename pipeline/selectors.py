@@ -338,14 +338,12 @@ class BoardMove:
 
 
 def board_move_for(
-    *, user: User, deal_id: int, from_stage_id: int, per_column: int = 50
+    *, user: User, card: Deal, from_stage_id: int, per_column: int = 50
 ) -> BoardMove | None:
-    """The changes of a move for the mover's board, in five queries and two cards to draw
-    (a whole column is up to `per_column`); None when the deal is not on the board."""
+    """The changes of the move of `card` (a deal the user may change, as just saved) for
+    the mover's board, in four queries and one or two cards to draw (a whole column is up
+    to `per_column`); None when the move is not between two of the board's columns."""
     visible = Deal.objects.visible_to(user)
-    card = visible.select_related("company", "owner").filter(pk=deal_id).first()
-    if card is None:
-        return None
     columns = {
         column.stage.pk: column
         for column in deal_board_for(

@@ -417,7 +417,7 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
         # cards to draw and two heads, where redrawing both columns was up to 100 cards.
         move = board_move_for(
             user=request.user,
-            deal_id=deal.pk,
+            card=deal,
             from_stage_id=moved_from,
             per_column=BOARD_CARDS_PER_COLUMN,
         )
