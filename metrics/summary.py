@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
@@ -1179,9 +1180,16 @@ def request_finished(**kwargs: Any) -> None:
 
 def _drain_once_committed() -> None:
     if _in_request.get():
-        _drain_after_response.set(True)
+        # With a drainer process (SUMMARY_DRAINER), a web worker leaves the drain to it.
+        if not settings.SUMMARY_DRAINER:
+            _drain_after_response.set(True)
     else:
         _drain_on_commit()
+
+
+def pending() -> bool:
+    """Whether changes wait for a drain (one query)."""
+    return SummaryChange.objects.exists()
 
 
 def schedule_drain(**kwargs: Any) -> None:

@@ -275,6 +275,13 @@ STORAGES = {
     },
 }
 
+# A write's summary drain (metrics.summary): by default the web worker runs it once the
+# response is sent. With SUMMARY_DRAINER on, web workers leave it to `manage.py
+# drain_summary`, a process of its own (docker-compose.yml's drainer), which takes every
+# pending change a few times a second; every summary read still drains first, so what a
+# page shows is exact either way (docs/performance.md, writes under 16 clients).
+SUMMARY_DRAINER = env.bool("SUMMARY_DRAINER", default=False)
+
 # --- Cache and Celery -------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 # Keys apart per deployment sharing one cache; the parallel test workers (pytest-xdist sets

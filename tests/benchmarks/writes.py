@@ -346,6 +346,20 @@ def table(title: str, stats: Stats, elapsed: float, kinds) -> list[str]:
     return lines
 
 
+def drainer_report(output: str) -> str:
+    """drain_summary -v2's lines: "<n> changes applied in <ms> ms", then its total."""
+    runs = [line.split() for line in output.splitlines() if " changes applied in " in line]
+    if not runs:
+        return "Drainer (drain_summary): no drain logged"
+    ms = sorted(float(run[4]) for run in runs)
+    changes = sum(int(run[0]) for run in runs)
+    return (
+        f"Drainer (drain_summary, a process apart, warm-up included): {len(runs)} drains of "
+        f"{changes} changes, {changes / len(runs):.1f} a drain; p50 {percentile(ms, 0.5):.1f} "
+        f"p95 {percentile(ms, 0.95):.1f} ms"
+    )
+
+
 def drains(path: str, elapsed: float) -> list[str]:
     """The server's on-commit drains of the timed run (writes_server's log)."""
     rows = [line.split() for line in Path(path).read_text().splitlines()]
@@ -444,6 +458,12 @@ def main() -> None:
         default="shipped",
         help="the on-commit drain: shipped, or the EXPERIMENTS of writes_server",
     )
+    parser.add_argument(
+        "--drainer",
+        action="store_true",
+        help="SUMMARY_DRAINER on: web workers leave the drains to `manage.py drain_summary`, "
+        "run beside gunicorn (as docker-compose.yml's drainer)",
+    )
     parser.add_argument("--reuse", action="store_true")
     data.add_arguments(parser)
     args = parser.parse_args()
@@ -476,6 +496,7 @@ def main() -> None:
     )
     drain_log.close()
     env |= {"WRITES_BENCH_DRAIN": args.drain, "WRITES_BENCH_DRAIN_LOG": drain_log.name}
+    env["SUMMARY_DRAINER"] = "true" if args.drainer else "false"
     static_manifest(env)
     port = free_port()
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (open for the server's life)
@@ -483,6 +504,15 @@ def main() -> None:
     )
     load = os.getloadavg()
     server = gunicorn(port, args, env, log)
+    drainer = None
+    if args.drainer:
+        drainer = subprocess.Popen(
+            [sys.executable, "manage.py", "drain_summary", "-v2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
     stats = Stats()
     try:
         wait_for_server(port, server)
@@ -520,6 +550,10 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         os.unlink(log.name)  # still open: read below
+        drained = ""
+        if drainer is not None:
+            drainer.terminate()
+            drained = drainer.communicate(timeout=30)[0]
     floor = Stats()
     dsn = connection.get_connection_params()
     dsn_text = psycopg.conninfo.make_conninfo(
@@ -537,7 +571,8 @@ def main() -> None:
     print(
         f"PostgreSQL {connection.settings_dict['NAME']}: {before:,} deals before the run; "
         f"gunicorn {args.app} -w {args.workers} ({mode}), DEBUG off, CONN_MAX_AGE 60, "
-        f"on-commit drain: {args.drain}{'' if args.drain == 'shipped' else ' (EXPERIMENT)'}; "
+        f"on-commit drain: {args.drain}{'' if args.drain == 'shipped' else ' (EXPERIMENT)'}"
+        f"{', left to the drainer (SUMMARY_DRAINER)' if args.drainer else ''}; "
         f"{args.clients} clients, think {args.think} s mean, {args.seconds:.0f} s; "
         f"load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
         f"({os.cpu_count()} cores, shared)"
@@ -553,6 +588,8 @@ def main() -> None:
     )
     lines += drains(drain_log.name, elapsed)
     os.unlink(drain_log.name)
+    if drainer is not None:
+        lines.append(drainer_report(drained))
     over = [
         kind
         for kind in WRITES
