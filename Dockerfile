@@ -38,4 +38,8 @@ RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin app
 USER app
 
 EXPOSE 8000
-CMD ["gunicorn", "salesperf.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# gunicorn's sync workers: WEB_CONCURRENCY of them. One per core of the host when
+# PostgreSQL shares it (docs/performance.md: writes at 16 clients on 2 cores, p95 with 2
+# workers 35-48 ms, with 3 workers 41-57 ms).
+ENV WEB_CONCURRENCY=2
+CMD ["gunicorn", "salesperf.wsgi:application", "--bind", "0.0.0.0:8000"]

@@ -5,7 +5,7 @@
 
 What it measures. Migrates the (empty, or --reuse) PostgreSQL database, loads the demo
 organisation (or seed_scale's, `--generator scale --deals N`), starts gunicorn on a free
-loopback port as docker-compose.yml runs it (3 sync workers unless `--workers` /
+loopback port as docker-compose.yml runs it (2 sync workers unless `--workers` /
 `--threads`; DEBUG off, manifest static files, CONN_MAX_AGE 60) and runs `--clients`
 threads, each a distinct rep logged in through the login form (session cookie, CSRF
 token). For `--seconds` (after `--warmup` untimed ones) each pauses, uniform 0 … 2 ×
@@ -432,7 +432,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument(
-        "--workers", type=int, default=3, help="gunicorn workers (docker-compose.yml: 3)"
+        "--workers",
+        type=int,
+        default=2,
+        help="gunicorn workers (docker-compose.yml: WEB_CONCURRENCY, 2)",
     )
     parser.add_argument(
         "--threads", type=int, default=1, help="threads per worker; > 1 runs gthread (sync: 1)"
