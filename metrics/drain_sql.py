@@ -16,7 +16,7 @@ PostgreSQL and SQLite run the same statements.
 
 import datetime as dt
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, wraps
 from typing import Any
 
 from django.db import connection
@@ -28,7 +28,15 @@ from pipeline.choices import StageKind
 from pipeline.models import Deal, Lead, Stage
 
 from .aggregates import Cents
-from .models import DayFigures, FunnelDay, FunnelMonth, MonthFigures, OpenDealDates, OpenDeals
+from .models import (
+    DAY_PARTS,
+    DayFigures,
+    FunnelDay,
+    FunnelMonth,
+    MonthFigures,
+    OpenDealDates,
+    OpenDeals,
+)
 
 DayKey = tuple[dt.date, int, int | None]
 CellStage = tuple[int, int | None, int]
@@ -36,15 +44,6 @@ CellStage = tuple[int, int | None, int]
 # The `as_of` compiled into the funnel's row source, replaced by the drain's moment.
 _AS_OF = dt.datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC)
 _CHUNK = 500  # keys a statement
-_PARTS = [
-    "leads_created",
-    "leads_won",
-    "opportunities_created",
-    "opportunities_won",
-    "deals_won",
-    "deals_lost",
-    "revenue_cents",
-]
 
 
 def _one_if(condition: Q) -> Case:
@@ -188,69 +187,35 @@ def _columns(model, names: Sequence[str]) -> str:
     return ", ".join(model._meta.get_field(name).column for name in names)
 
 
-# --- The statements -----------------------------------------------------------------------
+def _sums(alias: str) -> tuple[str, str]:
+    """The day parts' sums of `alias`'s rows, and "any of them is not 0" (HAVING)."""
+    sums = [f"COALESCE(SUM({alias}.{part}), 0)" for part in DAY_PARTS]
+    return ", ".join(sums), " OR ".join(f"{one} <> 0" for one in sums)
 
 
-def write_days(keys: Sequence[DayKey]) -> None:
-    """DayFigures of the (day, owner, team) keys afresh: deals closed, deals created and
-    leads created in each key's day; a key with nothing has no row."""
-    if not keys:
-        return
-    if len(keys) > _CHUNK:  # SQLite's limit of bound parameters
+def _in_chunks(write):
+    """A statement per _CHUNK keys at most (SQLite's limit of bound parameters)."""
+
+    @wraps(write)
+    def chunked(keys: Sequence, *args: Any) -> None:
         for start in range(0, len(keys), _CHUNK):
-            write_days(keys[start : start + _CHUNK])
-        return
+            write(keys[start : start + _CHUNK], *args)
+
+    return chunked
+
+
+def _day_keys(keys: Sequence[DayKey]) -> tuple[str, list]:
+    """The (day, owner, team) keys with their day's [lo, hi) instants, as `k`."""
     rows = []
     for n, (day, owner, team) in enumerate(keys):
-        first, after = day_bounds(day, day)
-        rows.append((n, day, owner, team, first, after))
-    cte, params = _keys(
-        "k",
-        [
-            ("n", "int"),
-            ("day", "date"),
-            ("owner_id", "int"),
-            ("team_id", "int"),
-            ("lo", "moment"),
-            ("hi", "moment"),
-        ],
-        rows,
-    )
-    deals, deal_params = _deal_source(connection.vendor)
-    leads, lead_params = _lead_source(connection.vendor)
-
-    def joined(at: str) -> str:
-        return (
-            f"x._o = k.owner_id AND {_same_team('x._t', 'k.team_id')}"
-            f" AND x.{at} >= k.lo AND x.{at} < k.hi"
-        )
-
-    sums = ", ".join(f"COALESCE(SUM(p.{part}), 0)" for part in _PARTS)
-    any_part = " OR ".join(f"COALESCE(SUM(p.{part}), 0) <> 0" for part in _PARTS)
-    sql = f"""
-        WITH {cte}
-        INSERT INTO {DayFigures._meta.db_table} (day, owner_id, team_id, {", ".join(_PARTS)})
-        SELECT p.day, p.owner_id, p.team_id, {sums} FROM (
-            SELECT k.n, k.day, k.owner_id, k.team_id, 0 AS leads_created, 0 AS leads_won,
-                0 AS opportunities_created, 0 AS opportunities_won, x._won AS deals_won,
-                x._lost AS deals_lost, x._won_cents AS revenue_cents
-            FROM k CROSS JOIN ({deals}) x WHERE {joined("_closed")}
-            UNION ALL
-            SELECT k.n, k.day, k.owner_id, k.team_id, 0, 0, 1, x._won, 0, 0, 0
-            FROM k CROSS JOIN ({deals}) x WHERE {joined("_created")}
-            UNION ALL
-            SELECT k.n, k.day, k.owner_id, k.team_id, 1, x._won, 0, 0, 0, 0, 0
-            FROM k CROSS JOIN ({leads}) x WHERE {joined("_created")}
-        ) p
-        GROUP BY p.n, p.day, p.owner_id, p.team_id
-        HAVING {any_part}
-    """
-    _delete(DayFigures, keys, ["day", "owner_id", "team_id"])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *deal_params, *deal_params, *lead_params])
+        lo, hi = day_bounds(day, day)
+        rows.append((n, day, owner, team, lo, hi))
+    columns = [("n", "int"), ("day", "date"), ("owner_id", "int"), ("team_id", "int")]
+    return _keys("k", [*columns, ("lo", "moment"), ("hi", "moment")], rows)
 
 
-def _month_rows(keys: Sequence[DayKey]) -> tuple[str, list]:
+def _month_keys(keys: Sequence[DayKey]) -> tuple[str, list]:
+    """The (first of the month, owner, team) keys with the month's last day, as `k`."""
     rows = [
         (n, month, period_end(month, PeriodKind.MONTH), owner, team)
         for n, (month, owner, team) in enumerate(keys)
@@ -275,21 +240,58 @@ def _of_month(alias: str) -> str:
     )
 
 
+def _of_day(moment: str) -> str:
+    """A raw row `x` of key `k`'s day: its owner and team, `moment` in [lo, hi)."""
+    return (
+        f"x._o = k.owner_id AND {_same_team('x._t', 'k.team_id')}"
+        f" AND x.{moment} >= k.lo AND x.{moment} < k.hi"
+    )
+
+
+# --- The statements -----------------------------------------------------------------------
+
+
+@_in_chunks
+def write_days(keys: Sequence[DayKey]) -> None:
+    """DayFigures of the (day, owner, team) keys afresh: deals closed, deals created and
+    leads created in each key's day; a key with nothing has no row."""
+    cte, params = _day_keys(keys)
+    deals, deal_params = _deal_source(connection.vendor)
+    leads, lead_params = _lead_source(connection.vendor)
+
+    sums, any_part = _sums("p")
+    sql = f"""
+        WITH {cte}
+        INSERT INTO {DayFigures._meta.db_table} (day, owner_id, team_id, {", ".join(DAY_PARTS)})
+        SELECT p.day, p.owner_id, p.team_id, {sums} FROM (
+            SELECT k.n, k.day, k.owner_id, k.team_id, 0 AS leads_created, 0 AS leads_won,
+                0 AS opportunities_created, 0 AS opportunities_won, x._won AS deals_won,
+                x._lost AS deals_lost, x._won_cents AS revenue_cents
+            FROM k CROSS JOIN ({deals}) x WHERE {_of_day("_closed")}
+            UNION ALL
+            SELECT k.n, k.day, k.owner_id, k.team_id, 0, 0, 1, x._won, 0, 0, 0
+            FROM k CROSS JOIN ({deals}) x WHERE {_of_day("_created")}
+            UNION ALL
+            SELECT k.n, k.day, k.owner_id, k.team_id, 1, x._won, 0, 0, 0, 0, 0
+            FROM k CROSS JOIN ({leads}) x WHERE {_of_day("_created")}
+        ) p
+        GROUP BY p.n, p.day, p.owner_id, p.team_id
+        HAVING {any_part}
+    """
+    _delete(DayFigures, keys, ["day", "owner_id", "team_id"])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *deal_params, *deal_params, *lead_params])
+
+
+@_in_chunks
 def write_months(keys: Sequence[DayKey]) -> None:
     """MonthFigures of the (first of the month, owner, team) keys afresh, from their day
     rows (written first)."""
-    if not keys:
-        return
-    if len(keys) > _CHUNK:  # SQLite's limit of bound parameters
-        for start in range(0, len(keys), _CHUNK):
-            write_months(keys[start : start + _CHUNK])
-        return
-    cte, params = _month_rows(keys)
-    sums = ", ".join(f"COALESCE(SUM(f.{part}), 0)" for part in _PARTS)
-    any_part = " OR ".join(f"COALESCE(SUM(f.{part}), 0) <> 0" for part in _PARTS)
+    cte, params = _month_keys(keys)
+    sums, any_part = _sums("f")
     sql = f"""
         WITH {cte}
-        INSERT INTO {MonthFigures._meta.db_table} (month, owner_id, team_id, {", ".join(_PARTS)})
+        INSERT INTO {MonthFigures._meta.db_table} (month, owner_id, team_id, {", ".join(DAY_PARTS)})
         SELECT k.month, k.owner_id, k.team_id, {sums}
         FROM k CROSS JOIN {DayFigures._meta.db_table} f WHERE {_of_month("f")}
         GROUP BY k.n, k.month, k.owner_id, k.team_id
@@ -300,38 +302,17 @@ def write_months(keys: Sequence[DayKey]) -> None:
         cursor.execute(sql, params)
 
 
+@_in_chunks
 def write_funnel(keys: Sequence[DayKey], stages: Sequence[Stage], as_of: dt.datetime) -> None:
     """FunnelDay of the (day, owner, team) keys afresh: the default pipeline's deals created
     that day, by how far they got by `as_of`."""
-    if not keys:
-        return
-    if len(keys) > _CHUNK:  # SQLite's limit of bound parameters
-        for start in range(0, len(keys), _CHUNK):
-            write_funnel(keys[start : start + _CHUNK], stages, as_of)
-        return
-    rows = []
-    for n, (day, owner, team) in enumerate(keys):
-        first, after = day_bounds(day, day)
-        rows.append((n, day, owner, team, first, after))
-    cte, params = _keys(
-        "k",
-        [
-            ("n", "int"),
-            ("day", "date"),
-            ("owner_id", "int"),
-            ("team_id", "int"),
-            ("lo", "moment"),
-            ("hi", "moment"),
-        ],
-        rows,
-    )
+    cte, params = _day_keys(keys)
     deals, deal_params = _funnel(stages, as_of)
     sql = f"""
         WITH {cte}
         INSERT INTO {FunnelDay._meta.db_table} (day, owner_id, team_id, furthest, deals)
         SELECT k.day, k.owner_id, k.team_id, x._furthest, COUNT(*)
-        FROM k CROSS JOIN ({deals}) x WHERE x._o = k.owner_id AND {_same_team("x._t", "k.team_id")}
-            AND x._created >= k.lo AND x._created < k.hi
+        FROM k CROSS JOIN ({deals}) x WHERE {_of_day("_created")}
         GROUP BY k.n, k.day, k.owner_id, k.team_id, x._furthest
     """
     _delete(FunnelDay, keys, ["day", "owner_id", "team_id"])
@@ -339,16 +320,11 @@ def write_funnel(keys: Sequence[DayKey], stages: Sequence[Stage], as_of: dt.date
         cursor.execute(sql, [*params, *deal_params])
 
 
+@_in_chunks
 def write_funnel_months(keys: Sequence[DayKey]) -> None:
     """FunnelMonth of the (first of the month, owner, team) keys afresh, from their
     FunnelDay rows (written first)."""
-    if not keys:
-        return
-    if len(keys) > _CHUNK:  # SQLite's limit of bound parameters
-        for start in range(0, len(keys), _CHUNK):
-            write_funnel_months(keys[start : start + _CHUNK])
-        return
-    cte, params = _month_rows(keys)
+    cte, params = _month_keys(keys)
     sql = f"""
         WITH {cte}
         INSERT INTO {FunnelMonth._meta.db_table} (month, owner_id, team_id, furthest, deals)
@@ -362,14 +338,9 @@ def write_funnel_months(keys: Sequence[DayKey]) -> None:
         cursor.execute(sql, params)
 
 
+@_in_chunks
 def write_open(keys: Sequence[CellStage]) -> None:
     """OpenDeals of the (owner, team, stage) keys afresh: open deals and their cents."""
-    if not keys:
-        return
-    if len(keys) > _CHUNK:  # SQLite's limit of bound parameters
-        for start in range(0, len(keys), _CHUNK):
-            write_open(keys[start : start + _CHUNK])
-        return
     cte, params = _keys(
         "k",
         [("n", "int"), ("owner_id", "int"), ("team_id", "int"), ("stage_id", "int")],
@@ -390,14 +361,9 @@ def write_open(keys: Sequence[CellStage]) -> None:
         cursor.execute(sql, [*params, *deal_params])
 
 
+@_in_chunks
 def write_dates(deal_ids: Sequence[int]) -> None:
     """OpenDealDates of the deals afresh (a closed or deleted deal has none)."""
-    if not deal_ids:
-        return
-    if len(deal_ids) > _CHUNK:  # SQLite's limit of bound parameters
-        for start in range(0, len(deal_ids), _CHUNK):
-            write_dates(deal_ids[start : start + _CHUNK])
-        return
     deals, deal_params = _dates_source(connection.vendor)
     table = OpenDealDates._meta.db_table
     marks = ", ".join(["%s"] * len(deal_ids))

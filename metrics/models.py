@@ -181,6 +181,18 @@ class _DayParts(models.Model):
         abstract = True
 
 
+# The additive parts of a day or month row, in the order the summary writes them.
+DAY_PARTS = [
+    "leads_created",
+    "leads_won",
+    "opportunities_created",
+    "opportunities_won",
+    "deals_won",
+    "deals_lost",
+    "revenue_cents",
+]
+
+
 class DayFigures(_DayParts):
     """The parts of one cell for one local day (TIME_ZONE): the live pages add these up
     instead of scanning the period's raw rows."""

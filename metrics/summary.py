@@ -44,6 +44,7 @@ from . import drain_sql
 from .aggregates import Cents
 from .cycles import US_PER_DAY, cycles_of_period, middle_of
 from .models import (
+    DAY_PARTS,
     CustomerFirstWin,
     CycleBucket,
     CycleFigures,
@@ -64,15 +65,6 @@ logger = logging.getLogger(__name__)
 # costs less than thousands of small recomputations (a bulk import, a data load).
 REBUILD_ABOVE = 5000
 _LOCK_ID = 7_312_001  # pg_advisory_xact_lock key of the drain
-DAY_PARTS = [
-    "leads_created",
-    "leads_won",
-    "opportunities_created",
-    "opportunities_won",
-    "deals_won",
-    "deals_lost",
-    "revenue_cents",
-]
 
 # --- Triggers ------------------------------------------------------------------------------
 
@@ -206,12 +198,6 @@ def local_day(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment, _tz()).date()
 
 
-def _in_cell(owner_id: int, team_id: int | None, **more: Any) -> Q:
-    """Rows of one (owner, team) cell; a cell without a team is team IS NULL."""
-    team = Q(team_id=team_id) if team_id is not None else Q(team_id__isnull=True)
-    return Q(owner_id=owner_id, **more) & team
-
-
 def _any_of(keys: Iterable[tuple], condition) -> Q:
     """The rows of any of the keys, `condition(*key)` each (no key: no row)."""
     matching = Q(pk__in=[])
@@ -220,25 +206,11 @@ def _any_of(keys: Iterable[tuple], condition) -> Q:
     return matching
 
 
-def _day_filter(field: str, keys: Iterable[_DayKey] | None) -> Q:
-    """The raw rows of the given (day, owner, team) keys by `field`'s local day; all rows
-    when keys is None."""
-    if keys is None:
-        return Q()
-
-    def of_day(day: dt.date, owner_id: int, team_id: int | None) -> Q:
-        first, after = day_bounds(day, day)
-        return _in_cell(owner_id, team_id, **{f"{field}__gte": first, f"{field}__lt": after})
-
-    return _any_of(keys, of_day)
+# --- The whole tables afresh, for the rebuild (a drain's few keys: metrics.drain_sql) ----
 
 
-def _in_stage(owner_id: int, team_id: int | None, stage_id: int) -> Q:
-    return _in_cell(owner_id, team_id, stage_id=stage_id)
-
-
-def _day_rows(keys: list[_DayKey] | None) -> dict[_DayKey, dict[str, int]]:
-    """Fresh DayFigures parts for the keys (None: every key), from deals and leads."""
+def _day_rows() -> dict[_DayKey, dict[str, int]]:
+    """Fresh DayFigures parts of every key, from deals and leads."""
     tz = _tz()
     rows: dict[_DayKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DAY_PARTS, 0))
     won = Q(stage__kind=StageKind.WON)
@@ -256,21 +228,21 @@ def _day_rows(keys: list[_DayKey] | None) -> dict[_DayKey, dict[str, int]]:
                 rows[key][name] += value or 0
 
     collect(
-        Deal.objects.filter(_day_filter("closed_at", keys), closed_at__isnull=False),
+        Deal.objects.filter(closed_at__isnull=False),
         "closed_at",
         deals_won=Count("id", filter=won),
         deals_lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
         revenue_cents=Sum(Cents("amount"), filter=won),
     )
     collect(
-        Deal.objects.filter(_day_filter("created_at", keys)),
+        Deal.objects.all(),
         "created_at",
         opportunities_created=Count("id"),
         opportunities_won=Count("id", filter=won),
     )
     won_deal = Deal.objects.filter(stage__kind=StageKind.WON, lead_id=OuterRef("pk"))
     collect(
-        Lead.objects.filter(_day_filter("created_at", keys)),
+        Lead.objects.all(),
         "created_at",
         leads_created=Count("id"),
         leads_won=Count("id", filter=Q(Exists(won_deal))),
@@ -278,12 +250,10 @@ def _day_rows(keys: list[_DayKey] | None) -> dict[_DayKey, dict[str, int]]:
     return {key: parts for key, parts in rows.items() if any(parts.values())}
 
 
-def _open_rows(keys: list[_CellStage] | None) -> dict[_CellStage, tuple[int, int]]:
-    deals = Deal.objects.filter(closed_at__isnull=True)
-    if keys is not None:
-        deals = deals.filter(_any_of(keys, _in_stage))
+def _open_rows() -> dict[_CellStage, tuple[int, int]]:
     grouped = (
-        deals.values("owner_id", "team_id", "stage_id")
+        Deal.objects.filter(closed_at__isnull=True)
+        .values("owner_id", "team_id", "stage_id")
         .annotate(n=Count("id"), cents=Sum(Cents("amount")))
         .order_by()
     )
@@ -313,14 +283,14 @@ def _won_rows(deal_ids: list[int] | None) -> dict[int, dict[str, Any]]:
     }
 
 
-def _funnel_rows(keys: list[_DayKey] | None) -> dict[_FunnelKey, int]:
-    """Fresh FunnelDay counts for the (day, owner, team) keys (None: every key): the deals
-    of the default pipeline created that day, by how far they got by now."""
+def _funnel_rows() -> dict[_FunnelKey, int]:
+    """Fresh FunnelDay counts of every key: the deals of the default pipeline created that
+    day, by how far they got by now."""
     from .kpis import default_stages, furthest_reached  # kpis reads this module
 
     stages = default_stages()
     grouped = (
-        Deal.objects.filter(_day_filter("created_at", keys), stage__pipeline__is_default=True)
+        Deal.objects.filter(stage__pipeline__is_default=True)
         .annotate(
             _day=TruncDate("created_at", tzinfo=_tz()),
             _furthest=furthest_reached(stages, timezone.now()),
@@ -335,14 +305,13 @@ def _funnel_rows(keys: list[_DayKey] | None) -> dict[_FunnelKey, int]:
 _DatesRow = tuple[int, int | None, dt.date | None, dt.datetime]
 
 
-def _dates_rows(deal_ids: list[int] | None) -> dict[int, _DatesRow]:
-    """Fresh OpenDealDates of the deals (None: all): the open ones, as the raw attention
-    lists see them (metrics.dashboards.deals)."""
-    deals = Deal.objects.filter(closed_at__isnull=True)
-    if deal_ids is not None:
-        deals = deals.filter(pk__in=deal_ids)
-    rows = deals.with_last_move().values_list(
-        "pk", "owner_id", "team_id", "expected_close_date", "last_move"
+def _dates_rows() -> dict[int, _DatesRow]:
+    """Fresh OpenDealDates: every open deal, as the raw attention lists see it
+    (metrics.dashboards.deals)."""
+    rows = (
+        Deal.objects.filter(closed_at__isnull=True)
+        .with_last_move()
+        .values_list("pk", "owner_id", "team_id", "expected_close_date", "last_move")
     )
     return {pk: (owner, team, closing, moved) for pk, owner, team, closing, moved in rows}
 
@@ -357,19 +326,13 @@ def _replace(model, keys: Q | None, rows: list, batch_size: int = 2000) -> None:
     model.objects.bulk_create(rows, batch_size=batch_size)
 
 
-def _cell_days(keys: list[_DayKey] | None) -> Q | None:
-    if keys is None:
-        return None
-    return _any_of(keys, lambda day, owner, team: _in_cell(owner, team, day=day))
-
-
-def _write_days(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None) -> None:
+def _write_days(fresh: dict[_DayKey, dict[str, int]]) -> None:
     rows = [
         DayFigures(day=day, owner_id=owner, team_id=team, **parts)
         for (day, owner, team), parts in fresh.items()
         if any(parts.values())
     ]
-    _replace(DayFigures, _cell_days(keys), rows)
+    _replace(DayFigures, None, rows)
 
 
 def _months_of(fresh_days: dict[_DayKey, dict[str, int]]) -> dict[_DayKey, dict[str, int]]:
@@ -386,40 +349,21 @@ def _month_keys(day_keys: Iterable[_DayKey]) -> list[_DayKey]:
     return sorted({(day.replace(day=1), owner, team) for day, owner, team in day_keys}, key=str)
 
 
-def _days_of_month(month: dt.date, owner: int, team: int | None) -> Q:
-    """The day rows of one (month, owner, team) key."""
-    return _in_cell(owner, team, day__gte=month, day__lte=period_end(month, PeriodKind.MONTH))
-
-
-def _cell_months(keys: list[_DayKey] | None) -> Q | None:
-    if keys is None:
-        return None
-    return _any_of(keys, lambda month, owner, team: _in_cell(owner, team, month=month))
-
-
-def _month_rows(keys: list[_DayKey]) -> dict[_DayKey, dict[str, int]]:
-    """The months' rows afresh from their (already written) day rows."""
-    days = DayFigures.objects.filter(_any_of(keys, _days_of_month)).values(
-        "day", "owner_id", "team_id", *DAY_PARTS
-    )
-    return _months_of({(r.pop("day"), r.pop("owner_id"), r.pop("team_id")): r for r in days})
-
-
-def _write_months(fresh: dict[_DayKey, dict[str, int]], keys: list[_DayKey] | None) -> None:
+def _write_months(fresh: dict[_DayKey, dict[str, int]]) -> None:
     rows = [
         MonthFigures(month=month, owner_id=owner, team_id=team, **parts)
         for (month, owner, team), parts in fresh.items()
         if any(parts.values())
     ]
-    _replace(MonthFigures, _cell_months(keys), rows)
+    _replace(MonthFigures, None, rows)
 
 
-def _write_funnel(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | None) -> None:
+def _write_funnel(fresh: dict[_FunnelKey, int]) -> None:
     rows = [
         FunnelDay(day=day, owner_id=owner, team_id=team, furthest=furthest, deals=n)
         for (day, owner, team, furthest), n in fresh.items()
     ]
-    _replace(FunnelDay, _cell_days(keys), rows)
+    _replace(FunnelDay, None, rows)
 
 
 def _funnel_months_of(fresh: dict[_FunnelKey, int]) -> dict[_FunnelKey, int]:
@@ -429,21 +373,13 @@ def _funnel_months_of(fresh: dict[_FunnelKey, int]) -> dict[_FunnelKey, int]:
     return months
 
 
-def _funnel_month_rows(keys: list[_DayKey]) -> dict[_FunnelKey, int]:
-    """The months' funnel rows afresh from their (already written) day rows."""
-    days = FunnelDay.objects.filter(_any_of(keys, _days_of_month)).values_list(
-        "day", "owner_id", "team_id", "furthest", "deals"
-    )
-    return _funnel_months_of({(d, o, t, f): n for d, o, t, f, n in days})
-
-
-def _write_funnel_months(fresh: dict[_FunnelKey, int], keys: list[_DayKey] | None) -> None:
+def _write_funnel_months(fresh: dict[_FunnelKey, int]) -> None:
     rows = [
         FunnelMonth(month=month, owner_id=owner, team_id=team, furthest=furthest, deals=n)
         for (month, owner, team, furthest), n in fresh.items()
         if n
     ]
-    _replace(FunnelMonth, _cell_months(keys), rows)
+    _replace(FunnelMonth, None, rows)
 
 
 def _stored_months() -> dict[_DayKey, dict[str, int]]:
@@ -462,12 +398,12 @@ def _stored_funnel_months() -> dict[_FunnelKey, int]:
     }
 
 
-def _write_open(fresh: dict[_CellStage, tuple[int, int]], keys: list[_CellStage] | None) -> None:
+def _write_open(fresh: dict[_CellStage, tuple[int, int]]) -> None:
     rows = [
         OpenDeals(owner_id=o, team_id=t, stage_id=s, open_deals=n, pipeline_cents=c)
         for (o, t, s), (n, c) in fresh.items()
     ]
-    _replace(OpenDeals, None if keys is None else _any_of(keys, _in_stage), rows)
+    _replace(OpenDeals, None, rows)
 
 
 def _write_won(fresh: dict[int, dict[str, Any]], deal_ids: list[int] | None) -> None:
@@ -475,14 +411,14 @@ def _write_won(fresh: dict[int, dict[str, Any]], deal_ids: list[int] | None) -> 
     _replace(WonDeal, None if deal_ids is None else Q(pk__in=deal_ids), rows, 5000)
 
 
-def _write_dates(fresh: dict[int, _DatesRow], deal_ids: list[int] | None) -> None:
+def _write_dates(fresh: dict[int, _DatesRow]) -> None:
     rows = [
         OpenDealDates(
             deal_id=pk, owner_id=owner, team_id=team, expected_close_date=closing, last_move=moved
         )
         for pk, (owner, team, closing, moved) in fresh.items()
     ]
-    _replace(OpenDealDates, None if deal_ids is None else Q(pk__in=deal_ids), rows, 5000)
+    _replace(OpenDealDates, None, rows, 5000)
 
 
 # --- Customers: first wins per scope, and each scope's totals ----------------------------
@@ -1070,12 +1006,12 @@ def _differing(stored: dict, fresh: dict) -> int:
 
 
 def _rebuild() -> Drift:
-    fresh_days = _day_rows(None)
-    fresh_open, fresh_won = _open_rows(None), _won_rows(None)
+    fresh_days = _day_rows()
+    fresh_open, fresh_won = _open_rows(), _won_rows(None)
     stored_days, stored_open, stored_won = _stored()
-    fresh_funnel, stored_funnel = _funnel_rows(None), _stored_funnel()
+    fresh_funnel, stored_funnel = _funnel_rows(), _stored_funnel()
     fresh_funnel_months = {k: n for k, n in _funnel_months_of(fresh_funnel).items() if n}
-    fresh_dates = _dates_rows(None)
+    fresh_dates = _dates_rows()
     stored_dates = {
         r[0]: r[1:]
         for r in OpenDealDates.objects.values_list(
@@ -1095,19 +1031,19 @@ def _rebuild() -> Drift:
         funnel_months=_differing(_stored_funnel_months(), fresh_funnel_months),
     )
     if drift.day_figures:
-        _write_days(fresh_days, None)
+        _write_days(fresh_days)
     if drift.month_figures:
-        _write_months(fresh_months, None)
+        _write_months(fresh_months)
     if drift.funnel_months:
-        _write_funnel_months(fresh_funnel_months, None)
+        _write_funnel_months(fresh_funnel_months)
     if drift.open_deals:
-        _write_open(fresh_open, None)
+        _write_open(fresh_open)
     if drift.won_deals:
         _write_won(fresh_won, None)
     if drift.funnel_days:
-        _write_funnel(fresh_funnel, None)
+        _write_funnel(fresh_funnel)
     if drift.open_deal_dates:
-        _write_dates(fresh_dates, None)
+        _write_dates(fresh_dates)
     chains = _team_chains()
     return replace(
         drift,
@@ -1204,14 +1140,14 @@ def rebuild_funnel() -> int:
     order and kind and on which pipeline is the default. Returns the rows that differed."""
     with transaction.atomic():
         _lock()
-        fresh, stored = _funnel_rows(None), _stored_funnel()
+        fresh, stored = _funnel_rows(), _stored_funnel()
         differing = _differing(stored, fresh)
         if differing:
-            _write_funnel(fresh, None)
+            _write_funnel(fresh)
         months = {k: n for k, n in _funnel_months_of(fresh).items() if n}
         differing_months = _differing(_stored_funnel_months(), months)
         if differing_months:
-            _write_funnel_months(months, None)
+            _write_funnel_months(months)
     return differing + differing_months
 
 
