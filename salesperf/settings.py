@@ -254,6 +254,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# The organisation's reporting currency (ISO 4217): every money figure is shown in it.
+ORGANISATION_CURRENCY = env.str("ORGANISATION_CURRENCY", default="USD").upper()
+if not (len(ORGANISATION_CURRENCY) == 3 and ORGANISATION_CURRENCY.isalpha()):
+    raise ImproperlyConfigured("ORGANISATION_CURRENCY must be an ISO 4217 code such as USD.")
 
 # --- Static files -----------------------------------------------------------------------
 STATIC_URL = "static/"
