@@ -131,7 +131,10 @@ def figures(
             median=(median or {}).get(key),
             has_median=median is not None,
             median_withheld=key in withheld,
-            maturing_age=maturing_age if key in COHORT_KEYS else None,
+            # An undefined rate (no leads yet) has nothing to mature: just "—".
+            maturing_age=maturing_age
+            if key in COHORT_KEYS and getattr(kpis, key) is not None
+            else None,
             median_cycle=maturity.median_cycle if maturity is not None else None,
         )
         for key in keys
