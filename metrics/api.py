@@ -22,8 +22,9 @@ from periods import calendar
 from periods.calendar import is_period_start
 
 from .choices import PeriodKind, ScopeKind, TargetMetric
+from .dashboards.trends import FROZEN, LIVE, MAX_TREND_MONTHS, MISSING, TREND_MONTHS, monthly_trend
 from .definitions import DEFINITIONS
-from .kpis import kpis_for_scope
+from .kpis import KPI_KEYS, kpis_for_scope
 from .models import KPISnapshot, Target
 from .services import TargetCell, targets_set
 from .targets import YEAR_MAX, YEAR_MIN
@@ -160,6 +161,117 @@ class KPIView(APIView):
             **kpis.as_dict(),
         }
         return Response(KPISerializer(body).data)
+
+
+class TrendQuerySerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=ScopeKind.choices)
+    id = serializers.IntegerField(
+        required=False, min_value=1, help_text="The team's or user's id; not for scope=org."
+    )
+    kpi = serializers.ChoiceField(
+        choices=[(key, key) for key in KPI_KEYS], help_text="The KPI (docs/kpis.md) to trace."
+    )
+    months = serializers.IntegerField(
+        required=False,
+        default=TREND_MONTHS,
+        min_value=1,
+        max_value=MAX_TREND_MONTHS,
+        help_text=f"How many months, this one included; default {TREND_MONTHS}, at most "
+        f"{MAX_TREND_MONTHS}.",
+    )
+
+    def validate(self, attrs):
+        if attrs["scope"] != ScopeKind.ORG and "id" not in attrs:
+            raise serializers.ValidationError({"id": f"id is required for scope={attrs['scope']}."})
+        return attrs
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string"}, {"type": "number"}],
+        "nullable": True,
+        "description": "The KPI's value, typed as in kpis/: money a string with 2 decimals, "
+        "rates 0..1, counts integers, days decimal numbers; null where undefined (a win "
+        "rate with no decided deal) or not frozen (state missing).",
+    }
+)
+class KPIValueField(serializers.Field):
+    """One KPI's value in the shape of the same field of KPISerializer."""
+
+    def to_representation(self, value):
+        kpi, figure = value
+        return None if figure is None else KPISerializer().fields[kpi].to_representation(figure)
+
+
+STATE_HELP = (
+    f"{FROZEN}: as the nightly snapshot froze it at `date`, the month's last day (or its "
+    f"latest night before that, when the month's end is not frozen yet); {LIVE}: this "
+    f"month to `date` (today), computed now, equal to kpis/ for the month to date; "
+    f"{MISSING}: never frozen (before the scope's first snapshot), value null."
+)
+
+
+class TrendPointSerializer(serializers.Serializer):
+    month = serializers.DateField(help_text="The month's first day.")
+    state = serializers.ChoiceField(choices=[FROZEN, LIVE, MISSING], help_text=STATE_HELP)
+    date = serializers.DateField(
+        allow_null=True,
+        help_text="The day the figure is as of (end of that day); null when missing.",
+    )
+    value = KPIValueField()
+
+
+class TrendSerializer(serializers.Serializer):
+    scope = serializers.CharField(help_text="org, team or user, as asked.")
+    id = serializers.IntegerField(
+        allow_null=True, help_text="The team's or user's id; null for the organisation."
+    )
+    kpi = serializers.CharField(help_text="The KPI, as asked.")
+    unit = serializers.ChoiceField(choices=list(UNITS), help_text="The KPI's unit.")
+    as_of = serializers.DateTimeField(help_text="When the live point was computed (now).")
+    points = TrendPointSerializer(many=True, help_text="One per month, oldest first.")
+
+
+class TrendView(APIView):
+    schema_error_responses = KPIView.schema_error_responses
+    schema_omitted_responses = KPIView.schema_omitted_responses
+
+    @extend_schema(parameters=[TrendQuerySerializer], responses={200: TrendSerializer})
+    def get(self, request: Request) -> Response:
+        """One KPI of a scope month by month: each closed month as frozen at its end, then
+        this month live to today (the same figure as kpis/ for the month to date)."""
+        query = TrendQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        kind, kpi = params["scope"], params["kpi"]
+        # A scope the caller may not see is a 404, like one that does not exist.
+        scope_id = getattr(scope_or_404(request.user, kind, params.get("id")), "pk", None)
+        as_of = timezone.now()
+        trend = monthly_trend(
+            scope_kind=kind,
+            scope_id=scope_id or 0,
+            last_day=timezone.localdate(as_of),
+            as_of=as_of,
+            months=params["months"],
+            quarters=False,
+        )
+        body = {
+            "scope": kind,
+            "id": scope_id,
+            "kpi": kpi,
+            "unit": DEFINITIONS[kpi].unit,
+            "as_of": as_of,
+            "points": [
+                {
+                    "month": m.month,
+                    "state": m.state,
+                    "date": m.as_of,
+                    "value": (kpi, m.figures.get(kpi)),
+                }
+                for m in trend.months
+            ],
+        }
+        return Response(TrendSerializer(body).data)
 
 
 class SnapshotSerializer(DescribedKPIsMixin, serializers.ModelSerializer):

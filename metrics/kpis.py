@@ -941,6 +941,21 @@ def kpis_for_scope(
     return _scope_kpis(kind, scope_id, [(start, period)], end, as_of, live=live, settled=settled)[0]
 
 
+def kpis_for_scope_to_date(
+    *,
+    kind: ScopeKind,
+    scope_id: int | None,
+    starts: Iterable[tuple[dt.date, str | None]],
+    end: dt.date,
+    as_of: dt.datetime,
+    live: bool = False,
+) -> list[KPIs]:
+    """kpis_for_scope(start=s, period=p) for each (s, p) of `starts`, all ending on `end`
+    (the month and the quarter to date of a trend's live point), in the queries of one:
+    each family is one query for every start."""
+    return _scope_kpis(kind, scope_id, list(starts), end, as_of, live=live)
+
+
 def kpis_by_user(
     *,
     user_ids: Iterable[int],

@@ -11,7 +11,7 @@ from accounts.admin_site import restrict_to_admins
 from accounts.api import TeamViewSet, UserViewSet
 from accounts.tokens import obtain_token
 from api.views import not_found
-from metrics.api import KPIView, SnapshotViewSet, TargetViewSet
+from metrics.api import KPIView, SnapshotViewSet, TargetViewSet, TrendView
 from pipeline.api import (
     CompanyViewSet,
     DealViewSet,
@@ -43,6 +43,7 @@ router.register("snapshots", SnapshotViewSet, basename="snapshot")
 api_urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", obtain_token, name="api-token"),
     path("kpis/", KPIView.as_view(), name="api-kpis"),
+    path("trends/", TrendView.as_view(), name="api-trends"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, and the template has no inline
     # style: the Content-Security-Policy forbids inline code (docs/security.md). A page for

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Sum
+
+from metrics.choices import PeriodKind, ScopeKind
 from metrics.definitions import DEFINITIONS, Definition
 from metrics.kpis import KPI_KEYS, KPIs
+from metrics.models import CycleBucket
+from periods import calendar as periods
 
 from .period_picker import Period
 
@@ -34,6 +39,12 @@ DEFAULT_SORT = "-revenue"
 MIN_PEERS = 5
 WITHHELD_REASON = f"Team median needs at least {MIN_PEERS} reps with this figure"
 
+# Rates of a cohort (docs/kpis.md, "Cohort rates mature"): the share of the leads or
+# deals created in the period that is won by now, which grows as the cohort ages.
+COHORT_KEYS = frozenset({"close_rate", "opportunity_close_rate"})
+# The window of the organisation's median sales cycle: whole months before this one.
+MEDIAN_CYCLE_MONTHS = 12
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -47,6 +58,21 @@ class Figure:
     median: Any = None
     has_median: bool = False
     median_withheld: bool = False
+    # A cohort rate younger than the organisation's median cycle: the cohort's age in days.
+    maturing_age: int | None = None
+    median_cycle: int | None = None
+
+    @property
+    def maturing(self) -> bool:
+        return self.maturing_age is not None
+
+    @property
+    def maturing_note(self) -> str:
+        return (
+            f"Cohort {self.maturing_age} days old, younger than the organisation's median "
+            f"sales cycle ({self.median_cycle} days): more of it may still be won, so it is "
+            "not compared with the previous period."
+        )
 
     @property
     def median_note(self) -> str:
@@ -59,8 +85,9 @@ class Figure:
     @property
     def change(self) -> float | None:
         """Against the previous period: rates in points (0.05 = 5 points), days in days,
-        money and counts as a share of the previous figure. None when not comparable."""
-        if self.value is None or self.previous is None:
+        money and counts as a share of the previous figure. None when not comparable: a
+        maturing cohort rate against an older, more mature one is not a drop."""
+        if self.value is None or self.previous is None or self.maturing:
             return None
         unit = self.definition.unit
         if unit in ("rate", "days"):
@@ -93,7 +120,9 @@ def figures(
     previous: KPIs | None = None,
     median: Mapping[str, Any] | None = None,
     withheld: Collection[str] = (),
+    maturity: "Maturity | None" = None,
 ) -> list[Figure]:
+    maturing_age = maturity.maturing_age if maturity is not None else None
     return [
         Figure(
             key=key,
@@ -102,9 +131,76 @@ def figures(
             median=(median or {}).get(key),
             has_median=median is not None,
             median_withheld=key in withheld,
+            # An undefined rate (no leads yet) has nothing to mature: just "—".
+            maturing_age=maturing_age
+            if key in COHORT_KEYS and getattr(kpis, key) is not None
+            else None,
+            median_cycle=maturity.median_cycle if maturity is not None else None,
         )
         for key in keys
     ]
+
+
+def cohort_age_days(start: dt.date, end: dt.date, *, today: dt.date) -> int | None:
+    """Whole days from the middle day of the period's days so far (start..min(end, today))
+    to today: the age of its typical lead or deal, if they came in evenly. None for a
+    period that has not begun."""
+    if start > today:
+        return None
+    middle = start + dt.timedelta(days=(min(end, today) - start).days // 2)
+    return (today - middle).days
+
+
+def org_median_cycle_days(*, today: dt.date) -> int | None:
+    """The organisation's median sales cycle in whole days: over the deals won in the
+    MEDIAN_CYCLE_MONTHS whole months before today's month, the whole-day cycle bucket of
+    the middle win (of the two middle wins, their mean, rounded down). None without a win.
+    One query over the monthly cycle buckets (metrics.cycles): a few hundred rows."""
+    this_month = today.replace(day=1)
+    rows = list(
+        CycleBucket.objects.filter(
+            period_kind=PeriodKind.MONTH,
+            period_start__gte=periods.add_months(this_month, -MEDIAN_CYCLE_MONTHS),
+            period_start__lt=this_month,
+            scope_kind=ScopeKind.ORG,
+            scope_id=0,
+        )
+        .values("bucket")
+        .annotate(wins=Sum("deals"))
+        .order_by("bucket")
+        .values_list("bucket", "wins")
+    )
+    total = sum(wins for _, wins in rows)
+    if not total:
+        return None
+    ranks = {(total - 1) // 2, total // 2}
+    middle: list[int] = []
+    seen = 0
+    for bucket, wins in rows:
+        middle += [bucket] * len([r for r in ranks if seen <= r < seen + wins])
+        seen += wins
+    return sum(middle) // len(middle)
+
+
+@dataclass(frozen=True)
+class Maturity:
+    """Whether a period's cohort rates are still maturing: its cohort age against the
+    organisation's median sales cycle."""
+
+    age: int | None
+    median_cycle: int | None
+
+    @property
+    def maturing_age(self) -> int | None:
+        """The cohort's age when younger than the median cycle, else None (mature, or
+        nothing to compare with: no win in the window)."""
+        if self.age is None or self.median_cycle is None or self.age >= self.median_cycle:
+            return None
+        return self.age
+
+
+def maturity(start: dt.date, end: dt.date, *, today: dt.date) -> Maturity:
+    return Maturity(cohort_age_days(start, end, today=today), org_median_cycle_days(today=today))
 
 
 def _defined(rows: list[KPIs], key: str) -> list[Any]:

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.access import sees_team_of
@@ -31,6 +32,7 @@ from .figures import (
     Ranked,
     figures,
     goal,
+    maturity,
     median_kpis,
     sort_ranked,
     withheld_kpis,
@@ -118,6 +120,7 @@ def rep_dashboard(*, viewer: User, subject: User, period: Period, now: dt.dateti
         period=previous_period.target_period,
     )[subject.pk]
     kpis = by_user[subject.pk]
+    cohort = maturity(period.start, period.end, today=today)
     median, withheld = None, frozenset[str]()
     if teammates:
         # A rep sees the team's median only over at least MIN_PEERS reps with the figure.
@@ -132,12 +135,12 @@ def rep_dashboard(*, viewer: User, subject: User, period: Period, now: dt.dateti
         period=period,
         previous_period=previous_period,
         comparison=Comparison(kpis, previous, goal(kpis, period, today=today)),
-        headline=figures(HEADLINE_KEYS, kpis, previous, median, withheld),
-        detail=figures(DETAIL_KEYS, kpis, previous, median, withheld),
+        headline=figures(HEADLINE_KEYS, kpis, previous, median, withheld, cohort),
+        detail=figures(DETAIL_KEYS, kpis, previous, median, withheld, cohort),
         team_size=len(teammates),
         median_withheld=bool(withheld & {*HEADLINE_KEYS, *DETAIL_KEYS}),
         trend=monthly_trend(
-            scope_kind=ScopeKind.USER, scope_id=subject.pk, last_day=min(period.end, today)
+            scope_kind=ScopeKind.USER, scope_id=subject.pk, last_day=period.end, as_of=now
         ),
         deals=deals_needing_attention(
             viewer=viewer, scope_kind=ScopeKind.USER, scope_id=subject.pk, now=now
@@ -153,8 +156,9 @@ class StagePipelineChart:
     def has_data(self) -> bool:
         return any(row.open_deals for row in self.rows)
 
-    def chart(self) -> dict[str, list]:
+    def chart(self) -> dict[str, Any]:
         return {
+            "currency": settings.ORGANISATION_CURRENCY,  # the money axis's unit
             "labels": [row.name for row in self.rows],
             "pipeline_value": [float(row.pipeline_value) for row in self.rows],
             "weighted_pipeline": [float(row.weighted_pipeline) for row in self.rows],
@@ -258,18 +262,19 @@ def team_dashboard(
         period=previous_period.target_period,
     )
     rep_rows = sort_ranked(_rep_rows(reps, by_user, period, today), sort)
+    cohort = maturity(period.start, period.end, today=today)
     return ScopeDashboard(
         period=period,
         previous_period=previous_period,
         comparison=Comparison(kpis, previous, goal(kpis, period, today=today)),
-        headline=figures(HEADLINE_KEYS, kpis, previous),
-        detail=figures(DETAIL_KEYS, kpis, previous),
+        headline=figures(HEADLINE_KEYS, kpis, previous, maturity=cohort),
+        detail=figures(DETAIL_KEYS, kpis, previous, maturity=cohort),
         teams=team_rows,
         reps=rep_rows,
         reps_total=len(rep_rows),
         median=median_kpis(by_user.values()) if by_user else None,
         trend=monthly_trend(
-            scope_kind=ScopeKind.TEAM, scope_id=team.pk, last_day=min(period.end, today)
+            scope_kind=ScopeKind.TEAM, scope_id=team.pk, last_day=period.end, as_of=now
         ),
         funnel=funnel_for_scope(kind="team", scope_id=team.pk, **window, live=True),
         stages=StagePipelineChart(
@@ -318,17 +323,18 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
         period=previous_period.target_period,
     )
     rep_rows = sort_ranked(_rep_rows(reps, by_user, period, today), sort)
+    cohort = maturity(period.start, period.end, today=today)
     return ScopeDashboard(
         period=period,
         previous_period=previous_period,
         comparison=Comparison(kpis, previous, goal(kpis, period, today=today)),
-        headline=figures(HEADLINE_KEYS, kpis, previous),
-        detail=figures(DETAIL_KEYS, kpis, previous),
+        headline=figures(HEADLINE_KEYS, kpis, previous, maturity=cohort),
+        detail=figures(DETAIL_KEYS, kpis, previous, maturity=cohort),
         teams=_team_tree_rows([t.pk for t in roots], teams, by_team, period, today),
         reps=rep_rows[:ORG_LEADERBOARD_SIZE],
         reps_total=len(rep_rows),
         median=median_kpis(by_user.values()) if by_user else None,
-        trend=monthly_trend(scope_kind=ScopeKind.ORG, scope_id=0, last_day=min(period.end, today)),
+        trend=monthly_trend(scope_kind=ScopeKind.ORG, scope_id=0, last_day=period.end, as_of=now),
         funnel=funnel_for_scope(kind="org", scope_id=None, **window, live=True),
         stages=StagePipelineChart(
             pipeline_by_stage(kind="org", scope_id=None, **window, live=True)

@@ -1,47 +1,111 @@
-"""Trends read from the snapshot tables (metrics.models.KPISnapshot)."""
+"""Monthly trends: closed months as the nightly snapshot froze them at their end
+(metrics.models.KPISnapshot), the current month live to today from the summary layer (the
+same computation as the tiles, metrics.kpis), so the chart's last point and the tiles agree.
+"""
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 
-from metrics.choices import PeriodKind
+from metrics.choices import PeriodKind, ScopeKind
+from metrics.kpis import KPI_KEYS, kpis_for_scope_to_date
 from metrics.models import KPISnapshot
 from periods import calendar as periods
 
 TREND_MONTHS = 12
+# The API's cap: three years of month-end rows is one small query; more is a report.
+MAX_TREND_MONTHS = 36
+
+# A point's state: frozen by the nightly snapshot, live to today, or not frozen at all (a
+# month before the scope's first snapshot, or one the nightly job missed).
+FROZEN, LIVE, MISSING = "frozen", "live", "missing"
 
 
 @dataclass(frozen=True)
 class TrendMonth:
+    """One month of a trend: its own figures (`figures`, every KPI of the month to `as_of`)
+    and the quarter to date at `as_of` (`quarter`), frozen, live or missing."""
+
     month: dt.date
-    revenue: Decimal | None = None
-    target: Decimal | None = None
-    win_rate: float | None = None
-    deals_won: int | None = None
-    deals_lost: int | None = None
-    quarter_revenue: Decimal | None = None
-    quarter_target: Decimal | None = None
-    quarter_attainment: float | None = None
+    state: str = MISSING
+    as_of: dt.date | None = None
+    figures: Mapping[str, Any] = field(default_factory=dict)
+    quarter: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return self.month.strftime("%b %Y")
 
+    @property
+    def live(self) -> bool:
+        return self.state == LIVE
+
+    @property
+    def frozen(self) -> bool:
+        return self.state == FROZEN
+
+    @property
+    def month_end(self) -> bool:
+        """Frozen at the month's last day (else at the latest night before it)."""
+        return self.as_of == periods.period_end(self.month, PeriodKind.MONTH)
+
+    @property
+    def revenue(self) -> Decimal | None:
+        return self.figures.get("revenue")
+
+    @property
+    def target(self) -> Decimal | None:
+        return self.figures.get("target")
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.figures.get("win_rate")
+
+    @property
+    def deals_won(self) -> int | None:
+        return self.figures.get("deals_won")
+
+    @property
+    def deals_lost(self) -> int | None:
+        return self.figures.get("deals_lost")
+
+    @property
+    def decided(self) -> int | None:
+        """Deals won or lost in the month: 0 makes the win rate undefined, not 0 %."""
+        if self.state == MISSING:
+            return None
+        return (self.deals_won or 0) + (self.deals_lost or 0)
+
+    @property
+    def quarter_revenue(self) -> Decimal | None:
+        return self.quarter.get("revenue")
+
+    @property
+    def quarter_target(self) -> Decimal | None:
+        return self.quarter.get("target")
+
+    @property
+    def quarter_attainment(self) -> float | None:
+        return self.quarter.get("attainment")
+
 
 @dataclass(frozen=True)
 class Trend:
-    """Twelve months of frozen figures for a scope: each month's revenue, target and win
-    rate (the month's own snapshot) and the quarter to date at its end (the quarter's)."""
+    """Months of figures for a scope: each closed month as frozen at its end, the current
+    month live to today."""
 
     months: list[TrendMonth]
 
     @property
     def has_rows(self) -> bool:
         """Any month frozen at all (a new scope has none until the nightly snapshot)."""
-        return any(m.revenue is not None or m.quarter_revenue is not None for m in self.months)
+        return any(m.frozen for m in self.months)
 
     @property
     def has_revenue(self) -> bool:
@@ -62,10 +126,32 @@ class Trend:
     def has_win_rate(self) -> bool:
         return any(m.win_rate is not None for m in self.months)
 
-    def revenue_chart(self) -> dict[str, list]:
-        """For json_script: labels and one list per series, null where there is no row."""
+    @property
+    def frozen_months(self) -> list[TrendMonth]:
+        return [m for m in self.months if m.frozen]
+
+    @property
+    def live_month(self) -> TrendMonth | None:
+        return next((m for m in self.months if m.live), None)
+
+    @property
+    def frozen_early(self) -> list[TrendMonth]:
+        """Frozen months whose month-end row is not there yet (read at an earlier night)."""
+        return [m for m in self.frozen_months if not m.month_end]
+
+    def _points(self) -> dict[str, list]:
         return {
             "labels": [m.label for m in self.months],
+            "state": [m.state for m in self.months],
+            "as_of": [m.as_of.isoformat() if m.as_of else None for m in self.months],
+        }
+
+    def revenue_chart(self) -> dict[str, Any]:
+        """For json_script: labels and one list per series, null where there is no figure;
+        each point's state (frozen, live, missing) and date; the money axis's currency."""
+        return {
+            **self._points(),
+            "currency": settings.ORGANISATION_CURRENCY,
             "revenue": [_number(m.revenue) for m in self.months],
             "target": [_number(m.target) for m in self.months],
             "quarter_revenue": [_number(m.quarter_revenue) for m in self.months],
@@ -74,10 +160,12 @@ class Trend:
             "quarter_start": [m.month.month % 3 == 1 for m in self.months],
         }
 
-    def win_rate_chart(self) -> dict[str, list]:
+    def win_rate_chart(self) -> dict[str, Any]:
+        """The win rate is null (a gap, not 0 %) where no deal was decided."""
         return {
-            "labels": [m.label for m in self.months],
+            **self._points(),
             "win_rate": [m.win_rate for m in self.months],
+            "decided": [m.decided for m in self.months],
         }
 
 
@@ -85,48 +173,70 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-TREND_COLUMNS = [
-    "date",
-    "period_kind",
-    "revenue",
-    "target",
-    "attainment",
-    "win_rate",
-    "deals_won",
-    "deals_lost",
-]
+def _scope_of(scope_kind: str, scope_id: int) -> tuple[Any, int | None]:
+    """The snapshot's scope (the organisation is id 0) as metrics.kpis names it."""
+    return (scope_kind, None) if scope_kind == ScopeKind.ORG else (scope_kind, scope_id)
 
 
 def monthly_trend(
-    *, scope_kind: str, scope_id: int, last_day: dt.date, months: int = TREND_MONTHS
+    *,
+    scope_kind: str,
+    scope_id: int,
+    last_day: dt.date,
+    as_of: dt.datetime,
+    months: int = TREND_MONTHS,
+    quarters: bool = True,
 ) -> Trend:
-    """The `months` months up to the one containing `last_day`, from KPISnapshot: the
-    month-end rows (period month and quarter) of each month, and the latest row of the
-    last month when its end has not come yet. One query."""
-    last_month = periods.period_start(last_day, PeriodKind.MONTH)
+    """The `months` months up to the one containing `last_day`. A closed month: its
+    month-end snapshot rows (the month's and, with `quarters`, the quarter to date), or the
+    latest night's of that month when the nightly job has not frozen its end yet. The month
+    of today (as_of's day): live, month and quarter to today, from the summary tables like
+    the tiles. Two queries for the snapshots and the live figures' few, whatever `months`."""
+    today = timezone.localdate(as_of)
+    last_month = periods.period_start(min(last_day, today), PeriodKind.MONTH)
     month_starts = [periods.add_months(last_month, -n) for n in reversed(range(months))]
-    month_ends = [periods.period_end(month, PeriodKind.MONTH) for month in month_starts]
-    rows = (
-        KPISnapshot.objects.filter(
-            Q(date__in=month_ends) | Q(date__gte=last_month, date__lte=month_ends[-1]),
-            scope_kind=scope_kind,
-            scope_id=scope_id,
-            period_kind__in=[PeriodKind.MONTH, PeriodKind.QUARTER],
-        )
-        .order_by("date")
-        .values_list(*TREND_COLUMNS)
-    )
-    latest: dict[tuple[dt.date, str], tuple] = {}
-    for row in rows:  # ordered by date: a later row of the same month wins
-        latest[(row[0].replace(day=1), row[1])] = row
-    result = []
-    for month in month_starts:
-        fields: dict[str, Any] = {}
-        if (row := latest.get((month, PeriodKind.MONTH))) is not None:
-            fields.update(
-                revenue=row[2], target=row[3], win_rate=row[5], deals_won=row[6], deals_lost=row[7]
+    live_month = month_starts[-1] if month_starts[-1] == today.replace(day=1) else None
+    closed = [m for m in month_starts if m != live_month]
+    result: dict[dt.date, TrendMonth] = {m: TrendMonth(month=m) for m in month_starts}
+    if closed:
+        ends = [periods.period_end(m, PeriodKind.MONTH) for m in closed]
+        kinds = [PeriodKind.MONTH, PeriodKind.QUARTER] if quarters else [PeriodKind.MONTH]
+        rows = (
+            KPISnapshot.objects.filter(
+                # Month ends, and any night of the last closed month (its end may be due).
+                Q(date__in=ends) | Q(date__gte=closed[-1], date__lte=ends[-1]),
+                scope_kind=scope_kind,
+                scope_id=scope_id,
+                period_kind__in=kinds,
             )
-        if (row := latest.get((month, PeriodKind.QUARTER))) is not None:
-            fields.update(quarter_revenue=row[2], quarter_target=row[3], quarter_attainment=row[4])
-        result.append(TrendMonth(month=month, **fields))
-    return Trend(result)
+            .order_by("date")
+            .values("date", "period_kind", *KPI_KEYS)
+        )
+        latest: dict[tuple[dt.date, str], dict[str, Any]] = {}
+        for row in rows:  # ordered by date: a later row of the same month wins
+            latest[(row["date"].replace(day=1), row["period_kind"])] = row
+        for month in closed:
+            own = latest.get((month, PeriodKind.MONTH))
+            quarter = latest.get((month, PeriodKind.QUARTER))
+            if own is None and quarter is None:
+                continue
+            day = max(r["date"] for r in (own, quarter) if r is not None)
+            result[month] = TrendMonth(
+                month=month, state=FROZEN, as_of=day, figures=own or {}, quarter=quarter or {}
+            )
+    if live_month is not None:
+        kind, kpis_id = _scope_of(scope_kind, scope_id)
+        starts: list[tuple[dt.date, str | None]] = [(live_month, PeriodKind.MONTH)]
+        if quarters:
+            starts.append((periods.period_start(today, PeriodKind.QUARTER), PeriodKind.QUARTER))
+        live = kpis_for_scope_to_date(
+            kind=kind, scope_id=kpis_id, starts=starts, end=today, as_of=as_of, live=True
+        )
+        result[live_month] = TrendMonth(
+            month=live_month,
+            state=LIVE,
+            as_of=today,
+            figures=live[0].as_dict(),
+            quarter=live[1].as_dict() if quarters else {},
+        )
+    return Trend([result[m] for m in month_starts])

@@ -16,7 +16,8 @@
     warn: "#b54708",
     muted: "#5f6b7a",
     line: "#e3e7ed",
-    grey: "#98a2b3"
+    grey: "#98a2b3",
+    white: "#ffffff"
   };
   var LOCALE = document.documentElement.lang || undefined;
   var wholeNumber = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
@@ -50,6 +51,46 @@
   function moneyTooltip(context) {
     var value = context.parsed.y !== undefined ? context.parsed.y : context.parsed.x;
     return context.dataset.label + ": " + (value === null ? "—" : wholeNumber.format(value));
+  }
+
+  // A point's state (frozen at a month's end, live to today, or never frozen) and date,
+  // from the trend's data: the tooltip says which, the live point is drawn hollow.
+  function isLive(data, index) {
+    return Array.isArray(data.state) && data.state[index] === "live";
+  }
+
+  function stateFooter(data) {
+    return function (items) {
+      var index = items.length ? items[0].dataIndex : -1;
+      var state = data.state && data.state[index];
+      var day = data.as_of && data.as_of[index];
+      if (state === "live") {
+        return "Live, to " + day;
+      }
+      if (state === "frozen") {
+        return "Frozen " + day;
+      }
+      return state === "missing" ? "Not frozen" : "";
+    };
+  }
+
+  function perPoint(data, live, frozen) {
+    return data.labels.map(function (label, index) {
+      return isLive(data, index) ? live : frozen;
+    });
+  }
+
+  // The live segment (into the live point) dashed, the line's other segments as they are.
+  function liveSegment(data, extra) {
+    var segment = extra || {};
+    segment.borderDash = function (context) {
+      return isLive(data, context.p1DataIndex) ? [4, 4] : undefined;
+    };
+    return segment;
+  }
+
+  function axisTitle(text) {
+    return { display: Boolean(text), text: text || "", color: COLORS.muted };
   }
 
   function baseOptions() {
@@ -90,9 +131,9 @@
         type: "bar",
         label: "Revenue in the month",
         data: data.revenue,
-        backgroundColor: COLORS.accentSoft,
+        backgroundColor: perPoint(data, COLORS.white, COLORS.accentSoft),
         borderColor: COLORS.accent,
-        borderWidth: 1,
+        borderWidth: perPoint(data, 2, 1),
         borderRadius: 4,
         order: 3
       }];
@@ -119,15 +160,16 @@
           backgroundColor: COLORS.accent,
           borderWidth: 2,
           pointRadius: 3,
+          pointBackgroundColor: perPoint(data, COLORS.white, COLORS.accent),
           tension: 0,
           spanGaps: false,
           order: 2,
-          segment: {
+          segment: liveSegment(data, {
             borderColor: function (context) {
               return data.quarter_start && data.quarter_start[context.p1DataIndex]
                 ? "transparent" : undefined;
             }
-          }
+          })
         });
       }
       if (hasValues(data.quarter_target)) {
@@ -145,18 +187,28 @@
           order: 1
         });
       }
-      return { type: "bar", data: { labels: data.labels, datasets: datasets }, options: baseOptions() };
+      var options = baseOptions();
+      options.scales.y.title = axisTitle(data.currency);
+      options.plugins.tooltip.callbacks.footer = stateFooter(data);
+      return { type: "bar", data: { labels: data.labels, datasets: datasets }, options: options };
     },
 
     "win-rate-trend": function (data) {
       var options = baseOptions();
       options.scales.y.suggestedMax = 1;
       options.scales.y.ticks.callback = function (value) { return percentNumber.format(value); };
+      options.scales.y.title = axisTitle("%");
       options.plugins.legend.display = false;
+      // A month without a decided deal has no win rate: a gap, and the tooltip says why.
       options.plugins.tooltip.callbacks.label = function (context) {
         var value = context.parsed.y;
-        return "Win rate: " + (value === null ? "—" : percentNumber.format(value));
+        if (value === null || value === undefined || isNaN(value)) {
+          return data.decided && data.decided[context.dataIndex] === 0
+            ? "Win rate: no decided deals" : "Win rate: —";
+        }
+        return "Win rate: " + percentNumber.format(value);
       };
+      options.plugins.tooltip.callbacks.footer = stateFooter(data);
       return {
         type: "line",
         data: {
@@ -169,8 +221,10 @@
             fill: true,
             borderWidth: 2,
             pointRadius: 3,
+            pointBackgroundColor: perPoint(data, COLORS.white, COLORS.accent),
             tension: 0,
-            spanGaps: true
+            spanGaps: false,
+            segment: liveSegment(data)
           }]
         },
         options: options
@@ -185,6 +239,7 @@
           beginAtZero: true,
           grid: { color: COLORS.line },
           border: { display: false },
+          title: axisTitle(data.currency),
           ticks: {
             color: COLORS.muted,
             callback: function (value) { return compactNumber.format(value); }

@@ -16,6 +16,7 @@ from accounts.choices import Role
 from metrics import dashboards, summary
 from metrics.dashboards import CUSTOM, Period, period_from_params
 from metrics.kpis import funnel_for_scope, pipeline_by_stage
+from pipeline.services import deal_move_to_stage
 from tests.factories import (
     DealFactory,
     KPISnapshotFactory,
@@ -70,7 +71,8 @@ def json_data(html: str, element_id: str):
 
 
 def assert_no_broken_numbers(html: str) -> None:
-    text = text_of(html)
+    # A chart's JSON (json_script) says null for an undefined point: data, not page text.
+    text = text_of(re.sub(r"<script[^>]*>.*?</script>", " ", html, flags=re.S))
     for bad in (r"\bNaN\b", r"\bNone\b", r"\binf\b", r"\bInfinity\b", r"\bnull\b"):
         assert not re.search(bad, text), f"{bad} on the page"
 
@@ -384,6 +386,7 @@ def test_team_page_shows_the_funnel_and_pipeline_by_stage(client, org, team_a_ma
         "pipeline_value": [0.0, 0.0, 8000.0, 4000.0],
         "weighted_pipeline": [0.0, 0.0, 4000.0, 3000.0],
         "open_deals": [0, 0, 1, 1],
+        "currency": "USD",
     }
 
 
@@ -430,26 +433,88 @@ def test_trend_chart_data_is_the_stored_snapshot_rows(client, org, team_a_manage
     assert revenue["target"] == [*gap, 13000.0, None, 13000.0]
     assert revenue["quarter_revenue"] == [*gap, 12000.0, 21000.0, 36000.0]
     assert revenue["quarter_target"] == [*gap, 40000.0, 40000.0, 40000.0]
-    assert json_data(html, "win-rate-trend-data") == {
-        "labels": revenue["labels"],
-        "win_rate": [*gap, 0.5, None, 0.75],
-    }
+    # Every point says what it is: frozen at its month's end, or never frozen.
+    assert revenue["state"] == ["missing"] * 9 + ["frozen"] * 3
+    assert revenue["as_of"] == [*gap, "2026-01-31", "2026-02-28", "2026-03-31"]
+    assert revenue["currency"] == "USD"  # the money axis's unit
+    win_rate = json_data(html, "win-rate-trend-data")
+    assert win_rate["labels"] == revenue["labels"]
+    assert win_rate["win_rate"] == [*gap, 0.5, None, 0.75]
     assert 'data-chart-source="revenue-trend-data"' in html
     # The table under the chart carries the same figures.
     fallback = text_of(html.split('id="revenue-trend-title"')[1].split("</table>")[0])
     assert "Mar 2026 15,000.00 13,000.00 36,000.00 40,000.00" in fallback
+    assert "Jan 2026 – Mar 2026 frozen at each month's end." in text_of(html)
 
 
-def test_trend_takes_the_latest_row_of_the_current_month(org):
+def test_a_closed_month_without_its_month_end_row_takes_its_latest_night(org):
+    # 2 May: the nightly job has not frozen 30 April yet; April's latest row is the 29th's.
     rep = {"scope_kind": "user", "scope_id": org.a1.pk, "period_kind": "month"}
     start = dt.date(2026, 4, 1)
     KPISnapshotFactory(**rep, date=dt.date(2026, 4, 10), period_start=start, revenue=1)
-    KPISnapshotFactory(**rep, date=dt.date(2026, 4, 14), period_start=start, revenue=2)
+    KPISnapshotFactory(**rep, date=dt.date(2026, 4, 29), period_start=start, revenue=2)
     trend = dashboards.monthly_trend(
-        scope_kind="user", scope_id=org.a1.pk, last_day=dt.date(2026, 4, 15)
+        scope_kind="user", scope_id=org.a1.pk, last_day=dt.date(2026, 5, 2), as_of=at(5, 2, 9)
     )
-    assert trend.months[-1].revenue == Decimal("2.00")
+    april, may = trend.months[-2:]
+    assert (april.state, april.as_of, april.revenue) == ("frozen", dt.date(2026, 4, 29), 2)
+    assert not april.month_end and trend.frozen_early == [april]
+    # May is live: a1 won nothing in May (D12 is still open).
+    assert (may.state, may.as_of, may.revenue) == ("live", dt.date(2026, 5, 2), Decimal(0))
     assert trend.has_revenue and not trend.has_month_target
+
+
+def test_a_month_without_decided_deals_is_a_gap_not_zero(client, org, frozen):
+    # a1 in the twelve months to April 2026, as of 15 April: April is live and nobody
+    # decided a deal in it (D12 is open); March frozen with a win rate of 1/2; February
+    # frozen with no decided deal (its row says 0 won, 0 lost, win rate null).
+    rep = {"scope_kind": "user", "scope_id": org.a1.pk, "period_kind": "month"}
+    KPISnapshotFactory(
+        **rep, date=dt.date(2026, 2, 28), period_start=dt.date(2026, 2, 1), win_rate=None
+    )
+    KPISnapshotFactory(
+        **rep,
+        date=dt.date(2026, 3, 31),
+        period_start=dt.date(2026, 3, 1),
+        deals_won=1,
+        deals_lost=1,
+        win_rate=0.5,
+    )
+    html = page(client, org.a1, "my-performance", "?period=month")
+    chart = json_data(html, "win-rate-trend-data")
+    assert chart["win_rate"][-3:] == [None, 0.5, None]
+    assert chart["decided"][-3:] == [0, 2, 0]
+    assert chart["state"][-3:] == ["frozen", "frozen", "live"]
+    table = text_of(html.split('id="win-rate-trend-title"')[1].split("</table>")[0])
+    assert "Feb 2026 0 0 no decided deals" in table
+    assert "Mar 2026 1 1 50.0%" in table
+    assert "Apr 2026 live, to 15 Apr 0 0 no decided deals" in table
+    assert not re.search(r"(?<![\d.])0\.0%", table)
+
+
+def test_after_a_win_the_live_points_equal_the_tiles(client, org):
+    # 15 April 2026, a1 wins two deals opened in April (1,000 and 2,500); the month's
+    # tiles and the charts' April points move together. April before: no win, no loss.
+    # After: revenue 3,500, 2 won, 0 lost: win rate 100 %; the quarter to date (Q2 began
+    # 1 April) is the same 3,500.
+    with time_machine.travel(at(4, 15, 12), tick=False):
+        prospecting, won = default_stage("Prospecting"), default_stage("Won")
+        for amount in (1000, 2500):
+            deal = DealFactory(owner=org.a1, stage=prospecting, amount=amount, created_at=at(4, 2))
+            deal_move_to_stage(deal=deal, stage=won, by=org.a1)
+        for query, tile in (("?period=month", "month"), ("?period=quarter", "quarter")):
+            html = page(client, org.a1, "my-performance", query)
+            revenue = json_data(html, "revenue-trend-data")
+            win_rate = json_data(html, "win-rate-trend-data")
+            assert revenue["state"][-1] == "live" and revenue["as_of"][-1] == "2026-04-15"
+            assert revenue["revenue"][-1] == 3500.0
+            assert revenue["quarter_revenue"][-1] == 3500.0
+            assert win_rate["win_rate"][-1] == 1.0
+            text = text_of(html)
+            # The goal card's revenue and the win-rate tile, as the page shows them.
+            assert "3,500.00" in text, tile
+            assert re.search(r"Win rate 100\.0%", text), tile
+            assert "Apr 2026 live, to 15 Apr 2026" in text
 
 
 # --- Empty and edge states --------------------------------------------------------------------
@@ -674,8 +739,10 @@ def test_pages_have_no_inline_script_and_escape_user_text(client, team, frozen):
 # they list some; a closed period's frozen figures are one snapshot read, one query of the
 # won deals fewer when found). They depend only on the depth of the
 # team tree (the grouped KPI queries run once per level), never on the number of deals,
-# leads, stage changes, reps or teams.
-BUDGETS = {"rep": 30, "manager-rep": 33, "team": 50, "region": 50, "org": 38, "glossary": 4}
+# leads, stage changes, reps or teams. Each dashboard's trend adds 11 (its live month and
+# quarter to date, from the summary tables like the tiles) and the maturing cohort rates 1
+# (the organisation's median sales cycle, from the monthly cycle buckets).
+BUDGETS = {"rep": 42, "manager-rep": 45, "team": 62, "region": 62, "org": 50, "glossary": 4}
 
 
 @pytest.fixture
