@@ -349,13 +349,15 @@ def team_page_or_404(user: Any, team_id: int) -> tuple[Team, bool]:
     the same 404 as a missing one. The team's figures stay out of the KPI API and its
     CSV for a rep: those still ask `scope_or_404`."""
     try:
-        return scope_or_404(user, "team", team_id), True
+        found = scope_or_404(user, "team", team_id)
     except Http404:
         own = user.is_authenticated and user.is_active and team_id == user.team_id
         team = Team.objects.select_related("manager", "parent").filter(pk=team_id).first()
         if not own or team is None:
             raise
         return team, False
+    assert isinstance(found, Team)  # a "team" scope is a Team
+    return found, True
 
 
 def sees_team_of(user: Any, team_id: int | None) -> bool:
