@@ -341,6 +341,25 @@ def scope_or_404(user: Any, kind: str, scope_id: int | None) -> Team | User | No
     return found
 
 
+def team_page_or_404(user: Any, team_id: int) -> tuple[Team, bool]:
+    """The team whose page `user` may open, and whether they see all of it. The managers
+    of its tree and admins do (as `scope_or_404`); a rep opens their own team's page only
+    in part: no teammate's figure, and team totals only where they hide every teammate's
+    (metrics.dashboards.pages.rep_team_dashboard, docs/security.md). Any other team is
+    the same 404 as a missing one. The team's figures stay out of the KPI API and its
+    CSV for a rep: those still ask `scope_or_404`."""
+    try:
+        found = scope_or_404(user, "team", team_id)
+    except Http404:
+        own = user.is_authenticated and user.is_active and team_id == user.team_id
+        team = Team.objects.select_related("manager", "parent").filter(pk=team_id).first()
+        if not own or team is None:
+            raise
+        return team, False
+    assert isinstance(found, Team)  # a "team" scope is a Team
+    return found, True
+
+
 def sees_team_of(user: Any, team_id: int | None) -> bool:
     """Does `user` see the figures of team `team_id` (for a link to that team's page)?"""
     if team_id is None:

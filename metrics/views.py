@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.access import Capability, can, scope_or_404, sees_team_of
+from accounts.access import Capability, can, scope_or_404, sees_team_of, team_page_or_404
 from accounts.models import Team, User
 from pipeline.exports import csv_lines
 
@@ -76,10 +76,20 @@ def _rep_page(request: HttpRequest, *, subject: User, own_page: bool) -> HttpRes
 
 @login_required
 def team_dashboard(request: HttpRequest, team_id: int) -> HttpResponse:
-    """A team with its sub-teams and reps, for the managers of its tree and admins."""
-    team = scope_or_404(request.user, ScopeKind.TEAM, team_id)
+    """A team with its sub-teams and reps, for the managers of its tree and admins; a rep
+    of the team gets their read-only view of it (accounts.access.team_page_or_404)."""
+    team, full = team_page_or_404(request.user, team_id)
     now = timezone.now()
     context = _period_context(request, now)
+    if not full:
+        dashboard = dashboards.rep_team_dashboard(
+            viewer=request.user, team=team, period=context["period"], now=now
+        )
+        return render(
+            request,
+            "metrics/team_for_rep.html",
+            {**context, "dashboard": dashboard, "team": team},
+        )
     sort = dashboards.parse_sort(request.GET.get("sort"))
     dashboard = dashboards.team_dashboard(
         viewer=request.user, team=team, period=context["period"], now=now, sort=sort

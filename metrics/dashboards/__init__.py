@@ -30,11 +30,13 @@ from .pages import (
     DETAIL_KEYS,
     HEADLINE_KEYS,
     RepDashboard,
+    RepTeamDashboard,
     ScopeDashboard,
     StagePipelineChart,
     home_team_id,
     org_dashboard,
     rep_dashboard,
+    rep_team_dashboard,
     team_dashboard,
 )
 from .period_picker import (
@@ -65,6 +67,7 @@ __all__ = [
     "PeriodPicker",
     "Ranked",
     "RepDashboard",
+    "RepTeamDashboard",
     "ScopeDashboard",
     "StagePipelineChart",
     "Trend",
@@ -81,6 +84,7 @@ __all__ = [
     "period_from_params",
     "period_picker",
     "rep_dashboard",
+    "rep_team_dashboard",
     "sort_ranked",
     "team_dashboard",
 ]

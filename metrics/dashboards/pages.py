@@ -286,6 +286,89 @@ def team_dashboard(
     )
 
 
+# What a rep's view of their own team lists, team beside them, in this order.
+REP_TEAM_KEYS = list(
+    dict.fromkeys(["revenue", "target", "attainment", *HEADLINE_KEYS, *DETAIL_KEYS])
+)
+
+
+@dataclass(frozen=True)
+class TeamShare:
+    """One figure on a rep's view of their team: the team's (None when withheld, see
+    `withheld`) beside the rep's own."""
+
+    key: str
+    team: Any
+    own: Any
+    withheld: bool
+
+
+@dataclass(frozen=True)
+class RepTeamDashboard:
+    """A rep's read-only view of their own team: no teammate's figure, no ranking."""
+
+    period: Period
+    rows: list[TeamShare]
+    reps_total: int
+
+    @property
+    def min_others(self) -> int:
+        return MIN_PEERS - 1
+
+    @property
+    def withheld(self) -> list[str]:
+        return [row.key for row in self.rows if row.withheld]
+
+
+def _contributes(value: Any) -> bool:
+    return value is not None and value != 0
+
+
+def rep_team_dashboard(
+    *, viewer: User, team: Team, period: Period, now: dt.datetime
+) -> RepTeamDashboard:
+    """A rep's view of their own team (with its sub-teams) in a period: each team figure
+    beside the rep's own, shown only when at least MIN_PEERS - 1 teammates besides the rep
+    have a non-zero value of it, so the team's minus the rep's is a sum over at least that
+    many teammates and never one teammate's figure (docs/security.md). Attainment only
+    with both its revenue and its target. No previous period: its totals would need the
+    same test."""
+    reps = list(
+        User.objects.filter(team_id__in=team_tree_ids(root_ids=[team.pk]), role=Role.REP)
+        .filter(is_active=True)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    together = kpis_of_scopes(
+        start=period.start,
+        end=period.end,
+        as_of=now,
+        period=period.target_period,
+        team_root_ids=[team.pk],
+        user_ids=sorted({*reps, viewer.pk}),
+        live=True,
+    )
+    mine, theirs = together.users[viewer.pk], [together.users[pk] for pk in reps if pk != viewer.pk]
+    shown = {
+        key
+        for key in REP_TEAM_KEYS
+        if sum(_contributes(getattr(kpis, key)) for kpis in theirs) >= MIN_PEERS - 1
+    }
+    if not {"revenue", "target"} <= shown:
+        shown.discard("attainment")
+    kpis = together.teams[team.pk]
+    rows = [
+        TeamShare(
+            key=key,
+            team=getattr(kpis, key) if key in shown else None,
+            own=getattr(mine, key),
+            withheld=key not in shown,
+        )
+        for key in REP_TEAM_KEYS
+    ]
+    return RepTeamDashboard(period=period, rows=rows, reps_total=len(reps))
+
+
 ORG_LEADERBOARD_SIZE = 10
 
 

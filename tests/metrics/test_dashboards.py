@@ -154,8 +154,14 @@ def test_a_rep_cannot_open_another_reps_page(client, rep, other_rep):
     assert get_status(client, rep, "rep-performance", user_id=other_rep.pk) == 404
 
 
-def test_a_rep_cannot_open_team_or_organisation_pages(client, rep, team):
-    assert get_status(client, rep, "team-dashboard", team_id=team.pk) == 404
+def test_a_rep_opens_only_their_own_teams_page_and_not_the_organisation(
+    client, rep, team, other_team, region
+):
+    assert get_status(client, rep, "team-dashboard", team_id=team.pk) == 200
+    assert get_status(client, rep, "team-dashboard", team_id=other_team.pk) == 404
+    assert get_status(client, rep, "team-dashboard", team_id=region.pk) == 404  # above theirs
+    assert get_status(client, rep, "team-dashboard", team_id=999_999) == 404
+    assert get_status(client, rep, "team-export", team_id=team.pk) == 404
     assert get_status(client, rep, "org-dashboard") == 404
 
 
@@ -185,7 +191,7 @@ def test_a_manager_drilling_into_a_rep_gets_a_way_back_to_the_team(client, manag
     html = page(client, manager, "rep-performance", user_id=rep.pk)
     assert reverse("metrics:team-dashboard", args=[team.pk]) in html
     html = page(client, rep, "my-performance")
-    assert reverse("metrics:team-dashboard", args=[team.pk]) not in html
+    assert 'class="crumbs"' not in html  # their own page: no way "back" to a team page
 
 
 # --- The numbers ------------------------------------------------------------------------------
@@ -742,7 +748,15 @@ def test_pages_have_no_inline_script_and_escape_user_text(client, team, frozen):
 # leads, stage changes, reps or teams. Each dashboard's trend adds 11 (its live month and
 # quarter to date, from the summary tables like the tiles) and the maturing cohort rates 1
 # (the organisation's median sales cycle, from the monthly cycle buckets).
-BUDGETS = {"rep": 42, "manager-rep": 45, "team": 62, "region": 62, "org": 50, "glossary": 4}
+BUDGETS = {
+    "rep": 42,
+    "manager-rep": 45,
+    "team": 62,
+    "region": 62,
+    "org": 50,
+    "glossary": 4,
+    "rep-team": 20,
+}
 
 
 @pytest.fixture
@@ -799,6 +813,7 @@ def test_query_counts_do_not_grow_with_the_data(
         ("region", region_manager, "team-dashboard", {"team_id": region.pk}),
         ("org", admin_user, "org-dashboard", {}),
         ("glossary", rep, "glossary", {}),
+        ("rep-team", rep, "team-dashboard", {"team_id": team.pk}),
     ]
     for budget, user, name, kwargs in pages:
         client.force_login(user)
