@@ -1,17 +1,22 @@
-"""How the pages write numbers, and the links from every KPI to its definition.
+"""How the pages write numbers and dates, and the links from every KPI to its definition.
 
-Money has thousands separators and 2 decimals (or whole units where space is short), rates
-are percentages, days have one decimal, and an undefined value is "—": never "None",
-"NaN" or an error.
+Money carries the organisation's currency ("$851,630", "CHF 851,630"), in whole units
+rounded half up on dashboards, lists and the board, with cents on a deal's page; rates are
+percentages, days have one decimal; dates read "3 Dec" this year and "3 Dec 2025" otherwise,
+times "3 Dec 2025, 06:45" in TIME_ZONE. An undefined value is "—": never "None", "NaN" or
+an error (docs/kpis.md "Money", docs/app.md "Dates").
 """
 
+import contextlib
+import datetime as dt
 import functools
 import html
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from metrics.definitions import DEFINITIONS, TERMS
@@ -32,14 +37,82 @@ def _is_number(value) -> bool:
     return number == number and number not in (float("inf"), float("-inf"))
 
 
+# The currencies written with a symbol; every other one by its ISO 4217 code, as "$" alone
+# would be ambiguous between the dollars (and "kr" between the crowns).
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+# Written out rather than strftime's %b, which follows the process's locale.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@functools.lru_cache(maxsize=8)
+def _currency_parts(code: str) -> tuple[str, str]:
+    # (before the minus sign, after it): "−$1,234" but "CHF −1,234", as "$-1,234" and
+    # "−CHF 1,234" both read oddly.
+    symbol = SYMBOLS.get(code)
+    return ("", symbol) if symbol else (f"{code}\N{NO-BREAK SPACE}", "")
+
+
+def currency() -> str:
+    """The organisation's currency, ISO 4217 (settings.ORGANISATION_CURRENCY)."""
+    # Read per call (a plain attribute once settings are loaded, no lookup cost) so that
+    # override_settings in tests takes effect.
+    return settings.ORGANISATION_CURRENCY
+
+
 @register.filter
 def money(value, places: int = 2) -> str:
-    """36000 -> "36,000.00"; money:0 -> "36,000"."""
+    """36000 -> "$36,000.00"; money:0 -> "$36,000" (half up: 9,750.50 -> "$9,751");
+    -5 -> "−$5.00"; CHF: "CHF 36,000.00"."""
     if not _is_number(value):
         return UNDEFINED
     places = int(places)
-    text = f"{Decimal(str(value)):,.{places}f}"
-    return text.replace("-", MINUS)
+    number = Decimal(str(value))
+    # Format's own rounding is half even (0.5 -> 0); a figure is rounded half up everywhere.
+    with contextlib.suppress(InvalidOperation):  # past 28 digits: no money, left as it is
+        number = number.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    head, symbol = _currency_parts(currency())
+    sign = MINUS if number < 0 else ""
+    return f"{head}{sign}{symbol}{abs(number):,.{places}f}"
+
+
+@register.filter
+def money_whole(value) -> str:
+    """Money in whole units, for tiles, tables and the board: 1234.56 -> "$1,235"."""
+    return money(value, 0)
+
+
+@register.simple_tag
+def currency_code() -> str:
+    """The organisation's currency code, for labels: "Amount (USD)"."""
+    return currency()
+
+
+def _this_year() -> int:
+    return timezone.localdate().year
+
+
+@register.filter
+def day(value) -> str:
+    """A date as pages write it: "3 Dec" in the current year, "3 Dec 2025" otherwise; a
+    date-time gives its day in TIME_ZONE; None -> "—"."""
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+        value = value.date()
+    if not isinstance(value, dt.date):
+        return UNDEFINED
+    month = MONTHS[value.month - 1]
+    if value.year == _this_year():
+        return f"{value.day} {month}"
+    return f"{value.day} {month} {value.year}"
+
+
+@register.filter
+def moment(value) -> str:
+    """A date-time in TIME_ZONE: "3 Dec, 06:45" this year, "3 Dec 2025, 06:45" otherwise."""
+    if not isinstance(value, dt.datetime):
+        return UNDEFINED
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return f"{day(local)}, {local.hour:02}:{local.minute:02}"
 
 
 @register.filter
@@ -70,6 +143,7 @@ def count(value) -> str:
 
 
 def format_kpi(key: str, value, *, whole: bool = False) -> str:
+    """A KPI's value in its unit; money in whole units with `whole`, else with cents."""
     unit = DEFINITIONS[key].unit
     if unit == "money":
         return money(value, 0 if whole else 2)
@@ -147,9 +221,10 @@ def _defined_link(href: str, title: str, label: str) -> SafeString:
 
 
 @register.simple_tag
-def kpi(key: str, value, whole: bool = False) -> SafeString:
+def kpi(key: str, value, whole: bool = True) -> SafeString:
     """A KPI's value, linked to its definition, the one-line definition as its title (and
-    the exact value when it is shown rounded)."""
+    the exact value when it is shown rounded). Pages show money in whole units; the title
+    gives the cents."""
     definition = DEFINITIONS[key]
     text = format_kpi(key, value, whole=whole)
     exact = format_kpi(key, value) if whole else ""

@@ -60,9 +60,9 @@ def test_glossary_query_budget(client, rep, django_assert_max_num_queries):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (Decimal("36000"), "36,000.00"),
-        (Decimal("1234567.891"), "1,234,567.89"),
-        (0, "0.00"),
+        (Decimal("36000"), "$36,000.00"),
+        (Decimal("1234567.891"), "$1,234,567.89"),
+        (0, "$0.00"),
         (None, "—"),
         (float("nan"), "—"),
         (float("inf"), "—"),
@@ -74,7 +74,7 @@ def test_money(value, expected):
 
 
 def test_whole_money_rates_days_and_counts():
-    assert money(Decimal("9750.50"), 0) == "9,750"
+    assert money(Decimal("9750.50"), 0) == "$9,751"  # half up
     assert percent(4 / 7) == "57.1%"
     assert percent(0.9) == "90.0%"
     assert percent(None) == "—"
@@ -82,7 +82,7 @@ def test_whole_money_rates_days_and_counts():
     assert days(None) == "—"
     assert count(1234) == "1,234"
     assert count(4.5) == "4.5"
-    assert format_kpi("sales_velocity", Decimal("607.45")) == "607.45 / day"
+    assert format_kpi("sales_velocity", Decimal("607.45")) == "$607.45 / day"
     assert format_kpi("sales_velocity", None) == "—"
     assert format_kpi("attainment", 0.78) == "78.0%"
 
