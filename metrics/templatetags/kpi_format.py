@@ -87,6 +87,13 @@ def currency_code() -> str:
     return currency()
 
 
+@register.simple_tag
+def currency_prefix() -> str:
+    """What leads a non-negative amount: "$", "CHF " (for scripts that total figures)."""
+    head, symbol = _currency_parts(currency())
+    return f"{head}{symbol}"
+
+
 def _this_year() -> int:
     return timezone.localdate().year
 
