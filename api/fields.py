@@ -13,12 +13,32 @@ from .errors import MAX_ID
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
+def money_messages(*, max_digits: int = 14, decimal_places: int = 2) -> dict[str, str]:
+    """What an amount's refusals say, in words a user reads ("at most 999,999,999,999.99",
+    not "no more than 14 digits in total"), keyed by the error codes Django's and DRF's
+    decimal fields share: the deal form, the API and the CSV import say the same."""
+    largest = Decimal(10) ** (max_digits - decimal_places) - Decimal(1).scaleb(-decimal_places)
+    too_large = f"Enter an amount of at most {largest:,}."
+    return {
+        "invalid": "Enter an amount such as 1234.50.",
+        "max_digits": too_large,
+        "max_whole_digits": too_large,
+        "max_decimal_places": f"Enter an amount with at most {decimal_places} decimals.",
+        "min_value": "Enter an amount of 0 or more.",
+        "max_string_length": too_large,
+    }
+
+
 def money_field(**kwargs) -> serializers.DecimalField:
     """An amount of money: a string with 2 decimals, at least 0, under 10^12 (the columns
     hold 14 digits). A JSON number is accepted too."""
     kwargs.setdefault("max_digits", 14)
     kwargs.setdefault("decimal_places", 2)
     kwargs.setdefault("min_value", Decimal("0"))
+    messages = money_messages(
+        max_digits=kwargs["max_digits"], decimal_places=kwargs["decimal_places"]
+    )
+    kwargs["error_messages"] = {**messages, **kwargs.get("error_messages", {})}
     return serializers.DecimalField(coerce_to_string=True, **kwargs)
 
 

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.access import Capability, can, restrict
+from api.fields import money_messages
 
 from .choices import LeadStatus, StageKind
 from .models import Deal, Lead, Product, Stage
@@ -36,6 +37,10 @@ class MoneyField(forms.DecimalField):
         kwargs.setdefault("decimal_places", 2)
         kwargs.setdefault("min_value", Decimal("0"))
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
+        messages = money_messages(
+            max_digits=kwargs["max_digits"], decimal_places=kwargs["decimal_places"]
+        )
+        kwargs["error_messages"] = {**messages, **kwargs.get("error_messages", {})}
         super().__init__(**kwargs)
 
     def to_python(self, value):

@@ -516,10 +516,13 @@ def test_company_is_matched_without_regard_to_case(client, rep):
     ("data", "field", "message"),
     [
         ({"name": ""}, "name", "required"),
-        ({"amount": "-5"}, "amount", "greater than or equal to 0"),
-        ({"amount": "lots"}, "amount", "Enter a number"),
-        ({"amount": "1e20"}, "amount", "no more than 14 digits"),
-        ({"amount": "NaN"}, "amount", "Enter a number"),
+        ({"amount": "-5"}, "amount", "Enter an amount of 0 or more."),
+        ({"amount": "lots"}, "amount", "Enter an amount such as 1234.50."),
+        # In words, not "no more than 14 digits in total": 10^12 - 0.01 is the largest.
+        ({"amount": "1e20"}, "amount", "Enter an amount of at most 999,999,999,999.99."),
+        ({"amount": "1000000000000"}, "amount", "at most 999,999,999,999.99."),
+        ({"amount": "12.345"}, "amount", "Enter an amount with at most 2 decimals."),
+        ({"amount": "NaN"}, "amount", "Enter an amount such as 1234.50."),
         ({"expected_close_date": "31/31/2027"}, "expected_close_date", "valid date"),
         ({"stage": "abc"}, "stage", "valid choice"),
         ({"company_name": "x" * 201}, "company_name", "at most 200"),
