@@ -5,7 +5,10 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .errors import MAX_ID
@@ -40,6 +43,22 @@ def money_field(**kwargs) -> serializers.DecimalField:
     )
     kwargs["error_messages"] = {**messages, **kwargs.get("error_messages", {})}
     return serializers.DecimalField(coerce_to_string=True, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CurrencyField(serializers.Field):
+    """The currency of an answer's amounts: the organisation's ISO 4217 code
+    (ORGANISATION_CURRENCY), read-only, so a consumer need not know the server's settings."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "The ISO 4217 code of the amounts (the organisation's currency), e.g. USD.",
+        )
+        super().__init__(read_only=True, source="*", **kwargs)
+
+    def to_representation(self, value) -> str:
+        return settings.ORGANISATION_CURRENCY
 
 
 class RelatedIdField(serializers.PrimaryKeyRelatedField):
