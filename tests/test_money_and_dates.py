@@ -18,6 +18,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from accounts.choices import Role
+from pipeline.models import Deal
+from pipeline.services import deal_save
 from tests.factories import DealFactory, UserFactory, default_stage
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
@@ -104,6 +106,17 @@ def test_the_deal_page_shows_cents_and_times(client, rep, deals, frozen):
     assert "$1,234.56" in text
     assert "created 2 Nov" in text
     assert "2 Nov, 14:30 Created" in text
+    assert_no_iso_date(text)
+
+
+def test_the_deal_pages_history_writes_dates_and_money_as_the_page_does(client, rep, deals, frozen):
+    deal = Deal.objects.get(pk=deals["renewal"].pk)
+    deal.expected_close_date = dt.date(2026, 12, 31)
+    deal.amount = Decimal("2000")
+    deal_save(deal=deal, by=rep)
+    text = visible_text(client, rep, reverse("pipeline:deal-detail", args=[deal.pk]))
+    assert "Amount: $1,234.56 → $2,000.00" in text
+    assert "Expected close date: 27 Feb 2027 → 31 Dec" in text
     assert_no_iso_date(text)
 
 

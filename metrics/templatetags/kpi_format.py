@@ -149,6 +149,31 @@ def count(value) -> str:
     return f"{number:,.1f}"
 
 
+# A deal's history (pipeline.selectors.deal_change_history) gives values as the API sends
+# them, ISO dates and decimal strings; its panel on the deal page shows them as pages do.
+_HISTORY_FORMATS = {
+    "amount": lambda text: money(Decimal(text)),
+    "expected_close_date": lambda text: day(dt.date.fromisoformat(text)),
+    "created_at": lambda text: moment(dt.datetime.fromisoformat(text)),
+    "closed_at": lambda text: moment(dt.datetime.fromisoformat(text)),
+}
+
+
+@register.filter
+def history_value(value, field: str) -> str:
+    """A value of a deal's history as pages write it: "2026-12-01" -> "1 Dec",
+    "40000.00" -> "$40,000.00"; none -> "—"; anything else as it is."""
+    if value is None or value == "":
+        return UNDEFINED
+    shown = _HISTORY_FORMATS.get(field)
+    if shown is None:
+        return str(value)
+    try:
+        return shown(str(value))
+    except (ValueError, ArithmeticError):
+        return str(value)
+
+
 def format_kpi(key: str, value, *, whole: bool = False) -> str:
     """A KPI's value in its unit; money in whole units with `whole`, else with cents."""
     unit = DEFINITIONS[key].unit

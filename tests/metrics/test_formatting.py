@@ -8,7 +8,15 @@ import time_machine
 from django.template import Context, Template
 from django.test import override_settings
 
-from metrics.templatetags.kpi_format import day, format_kpi, kpi, moment, money, money_whole
+from metrics.templatetags.kpi_format import (
+    day,
+    format_kpi,
+    history_value,
+    kpi,
+    moment,
+    money,
+    money_whole,
+)
 
 # 7 Dec 2026, 21:00 UTC: "this year" is 2026 in every time zone the tests use.
 NOW = dt.datetime(2026, 12, 7, 21, 0, tzinfo=dt.UTC)
@@ -124,3 +132,14 @@ def test_templates_use_the_filters():
         )
     )
     assert text == "$1,234.56 $1,235 3 Dec 2025 1 Mar, 09:30 USD"
+
+
+@time_machine.travel(NOW, tick=False)
+@override_settings(TIME_ZONE="Europe/Zurich")  # UTC+1 in December
+def test_a_deals_history_reads_like_its_page():
+    assert history_value("2027-01-15", "expected_close_date") == "15 Jan 2027"
+    assert history_value("2026-12-02T06:44+00:00", "closed_at") == "2 Dec, 07:44"
+    assert history_value("40000.00", "amount") == "$40,000.00"
+    assert history_value(None, "amount") == "—"
+    assert history_value("Acme", "company") == "Acme"
+    assert history_value("2026-12-02", "name") == "2026-12-02"  # a name stays as written
