@@ -42,6 +42,8 @@ def test_glossary_page_has_an_anchor_per_kpi_and_term(client, rep):
         assert f'id="{key}"' in html, key
         assert f'href="#{key}"' in html, key
     assert DEFINITIONS["win_rate"].formula in html
+    # The unit of money is named: the organisation's currency.
+    assert "Money in the organisation's currency, USD:" in html
 
 
 @pytest.mark.django_db
