@@ -16,10 +16,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django import template
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from metrics.definitions import DEFINITIONS, TERMS
+from periods.formats import day_text, moment_text
 
 register = template.Library()
 
@@ -40,8 +40,6 @@ def _is_number(value) -> bool:
 # The currencies written with a symbol; every other one by its ISO 4217 code, as "$" alone
 # would be ambiguous between the dollars (and "kr" between the crowns).
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
-# Written out rather than strftime's %b, which follows the process's locale.
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @functools.lru_cache(maxsize=8)
@@ -94,32 +92,17 @@ def currency_prefix() -> str:
     return f"{head}{symbol}"
 
 
-def _this_year() -> int:
-    return timezone.localdate().year
-
-
 @register.filter
 def day(value) -> str:
     """A date as pages write it: "3 Dec" in the current year, "3 Dec 2025" otherwise; a
-    date-time gives its day in TIME_ZONE; None -> "—"."""
-    if isinstance(value, dt.datetime):
-        value = timezone.localtime(value) if timezone.is_aware(value) else value
-        value = value.date()
-    if not isinstance(value, dt.date):
-        return UNDEFINED
-    month = MONTHS[value.month - 1]
-    if value.year == _this_year():
-        return f"{value.day} {month}"
-    return f"{value.day} {month} {value.year}"
+    date-time gives its day in TIME_ZONE; None -> "—" (periods.formats)."""
+    return day_text(value)
 
 
 @register.filter
 def moment(value) -> str:
     """A date-time in TIME_ZONE: "3 Dec, 06:45" this year, "3 Dec 2025, 06:45" otherwise."""
-    if not isinstance(value, dt.datetime):
-        return UNDEFINED
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
-    return f"{day(local)}, {local.hour:02}:{local.minute:02}"
+    return moment_text(value)
 
 
 @register.filter
