@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.access import Capability, can, restrict
 from api.fields import money_messages
+from periods.formats import day_text
 
 from .choices import LeadStatus, StageKind
 from .models import Deal, Lead, Product, Stage
@@ -186,7 +187,7 @@ class DealCloseForm(forms.Form):
         created_on = timezone.localtime(self.deal.created_at).date()
         # A close in the future is refused by the model's rule (pipeline.validators).
         if closed_on < created_on:
-            self.add_error("closed_on", f"The deal was created on {created_on:%Y-%m-%d}.")
+            self.add_error("closed_on", f"The deal was created on {day_text(created_on)}.")
         data["closed_on"] = closed_on
         return data
 

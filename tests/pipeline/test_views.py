@@ -766,6 +766,16 @@ def test_mark_won_with_bad_input_changes_nothing(client, rep, data, field):
     assert StageChange.objects.count() == 0
 
 
+def test_a_close_before_the_deal_was_created_names_the_day_as_pages_write_it(client, rep):
+    deal = DealFactory(owner=rep, created_at=dt.datetime(2019, 1, 5, 10, 0, tzinfo=dt.UTC))
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:deal-close", args=[deal.pk]),
+        {"outcome": "won", "amount": "5", "closed_on": "2019-01-04"},
+    )
+    assert field_errors(response, "closed_on") == ["The deal was created on 5 Jan 2019."]
+
+
 def test_closing_twice_the_same_way_is_refused(client, rep):
     deal = DealFactory(owner=rep, stage=default_stage("Won"))
     client.force_login(rep)
