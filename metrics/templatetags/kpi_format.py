@@ -7,7 +7,6 @@ times "3 Dec 2025, 06:45" in TIME_ZONE. An undefined value is "—": never "None
 an error (docs/kpis.md "Money", docs/app.md "Dates").
 """
 
-import contextlib
 import datetime as dt
 import functools
 import html
@@ -40,6 +39,7 @@ def _is_number(value) -> bool:
 # The currencies written with a symbol; every other one by its ISO 4217 code, as "$" alone
 # would be ambiguous between the dollars (and "kr" between the crowns).
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+QUANTUMS = {0: Decimal(1), 2: Decimal("0.01")}
 
 
 @functools.lru_cache(maxsize=8)
@@ -52,8 +52,8 @@ def _currency_parts(code: str) -> tuple[str, str]:
 
 def currency() -> str:
     """The organisation's currency, ISO 4217 (settings.ORGANISATION_CURRENCY)."""
-    # Read per call (a plain attribute once settings are loaded, no lookup cost) so that
-    # override_settings in tests takes effect.
+    # Read per call, as money() does: a plain attribute once settings are loaded (no lookup
+    # cost), and override_settings takes effect.
     return settings.ORGANISATION_CURRENCY
 
 
@@ -64,13 +64,16 @@ def money(value, places: int = 2) -> str:
     if not _is_number(value):
         return UNDEFINED
     places = int(places)
-    number = Decimal(str(value))
+    number = value if type(value) is Decimal else Decimal(str(value))
     # Format's own rounding is half even (0.5 -> 0); a figure is rounded half up everywhere.
-    with contextlib.suppress(InvalidOperation):  # past 28 digits: no money, left as it is
-        number = number.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-    head, symbol = _currency_parts(currency())
-    sign = MINUS if number < 0 else ""
-    return f"{head}{sign}{symbol}{abs(number):,.{places}f}"
+    try:
+        number = number.quantize(QUANTUMS.get(places) or Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    except InvalidOperation:  # past 28 digits: no money, left as it is
+        pass
+    head, symbol = _currency_parts(settings.ORGANISATION_CURRENCY)
+    if number < 0:
+        return f"{head}{MINUS}{symbol}{-number:,.{places}f}"
+    return f"{head}{symbol}{abs(number):,.{places}f}"  # abs: -0.4 rounds to "0", not "-0"
 
 
 @register.filter

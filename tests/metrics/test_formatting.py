@@ -31,6 +31,8 @@ NOW = dt.datetime(2026, 12, 7, 21, 0, tzinfo=dt.UTC)
         (Decimal("2.50"), "$3"),
         (Decimal("0.49"), "$0"),
         (Decimal("-1234.50"), "−$1,235"),  # a true minus, before the symbol
+        (Decimal("-0.40"), "$0"),  # rounds to nothing: no sign
+        (1234.5, "$1,235"),  # a float, as a mean may be
         (None, "—"),
         ("", "—"),
     ],
