@@ -10,6 +10,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.choices import Role
+from metrics.choices import PeriodKind
+from periods.calendar import period_start
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_flows import PHONE, log_in
 from tests.factories import DealFactory, UserFactory, default_stage
@@ -76,3 +78,24 @@ def test_the_main_pages_write_money_and_dates_one_way(live_server, page, rep):
         assert "$851,630" in text
         assert not ISO_DATE.search(text), ISO_DATE.findall(text)
         screenshot(page, f"money-dates-org-{width}")
+
+
+def test_targets_and_their_history_carry_the_currency(live_server, page, rep, manager):
+    quarter = period_start(timezone.localdate(), PeriodKind.QUARTER)
+    log_in(page, live_server, "manager")
+    page.goto(f"{live_server.url}/targets/?kind=quarter&year={quarter.year}")
+    cell = page.locator(f"#t-user-{rep.pk}-{quarter.isoformat()}")
+    total = cell.locator("xpath=ancestor::tr").locator("[data-total]")
+    cell.fill("12,000.50")
+    # The script totals as the server writes money: whole units, with the currency.
+    assert total.inner_text() == "$12,001"
+    page.click("button:has-text('Save targets')")
+    page.wait_for_load_state("networkidle")
+    assert total.inner_text() == "$12,001"
+    screenshot(page, "money-dates-targets-1280")
+    page.goto(f"{live_server.url}/targets/history/")
+    row = page.locator("table.history-table tbody tr").first.inner_text()
+    assert "$12,001" in row and not ISO_DATE.search(row), row
+    for width, viewport in (("1280", {"width": 1280, "height": 800}), ("390", PHONE)):
+        page.set_viewport_size(viewport)
+        screenshot(page, f"money-dates-target-history-{width}")
