@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from periods.formats import moment_text
+
 LOCKED_STATUS = 429
 
 
@@ -32,7 +34,7 @@ def lockout_message(until: datetime | None) -> str:
     local = timezone.localtime(until)
     return (
         "Too many failed logins: this account is locked until "
-        f"{local:%Y-%m-%d %H:%M} ({local.tzname()}). Try again after that."
+        f"{moment_text(local)} ({local.tzname()}). Try again after that."
     )
 
 

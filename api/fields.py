@@ -5,12 +5,31 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .errors import MAX_ID
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def money_messages(*, max_digits: int = 14, decimal_places: int = 2) -> dict[str, str]:
+    """What an amount's refusals say, in words a user reads ("at most 999,999,999,999.99",
+    not "no more than 14 digits in total"), keyed by the error codes Django's and DRF's
+    decimal fields share: the deal form, the API and the CSV import say the same."""
+    largest = Decimal(10) ** (max_digits - decimal_places) - Decimal(1).scaleb(-decimal_places)
+    too_large = f"Enter an amount of at most {largest:,}."
+    return {
+        "invalid": "Enter an amount such as 1234.50.",
+        "max_digits": too_large,
+        "max_whole_digits": too_large,
+        "max_decimal_places": f"Enter an amount with at most {decimal_places} decimals.",
+        "min_value": "Enter an amount of 0 or more.",
+        "max_string_length": too_large,
+    }
 
 
 def money_field(**kwargs) -> serializers.DecimalField:
@@ -19,7 +38,27 @@ def money_field(**kwargs) -> serializers.DecimalField:
     kwargs.setdefault("max_digits", 14)
     kwargs.setdefault("decimal_places", 2)
     kwargs.setdefault("min_value", Decimal("0"))
+    messages = money_messages(
+        max_digits=kwargs["max_digits"], decimal_places=kwargs["decimal_places"]
+    )
+    kwargs["error_messages"] = {**messages, **kwargs.get("error_messages", {})}
     return serializers.DecimalField(coerce_to_string=True, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CurrencyField(serializers.Field):
+    """The currency of an answer's amounts: the organisation's ISO 4217 code
+    (ORGANISATION_CURRENCY), read-only, so a consumer need not know the server's settings."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "The ISO 4217 code of the amounts (the organisation's currency), e.g. USD.",
+        )
+        super().__init__(read_only=True, source="*", **kwargs)
+
+    def to_representation(self, value) -> str:
+        return settings.ORGANISATION_CURRENCY
 
 
 class RelatedIdField(serializers.PrimaryKeyRelatedField):

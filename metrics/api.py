@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts.access import Capability, can, restrict, scope_or_404
 from accounts.models import Team, User
 from api.errors import Conflict, RejectUnknownFieldsMixin
-from api.fields import RelatedIdField, money_field
+from api.fields import CurrencyField, RelatedIdField, money_field
 from api.filters import id_filter
 from periods import calendar
 from periods.calendar import is_period_start
@@ -102,6 +102,7 @@ class KPISerializer(DescribedKPIsMixin, serializers.Serializer):
     start = serializers.DateField(help_text="The period's first day, as asked.")
     end = serializers.DateField(help_text="The period's last day, as asked.")
     as_of = serializers.DateTimeField(help_text="When the figures were computed (now).")
+    currency = CurrencyField()
     leads_created = serializers.IntegerField()
     opportunities_created = serializers.IntegerField()
     deals_won = serializers.IntegerField()

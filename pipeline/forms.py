@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.access import Capability, can, restrict
+from api.fields import money_messages
+from periods.formats import day_text
 
 from .choices import LeadStatus, StageKind
 from .models import Deal, Lead, Product, Stage
@@ -36,6 +38,10 @@ class MoneyField(forms.DecimalField):
         kwargs.setdefault("decimal_places", 2)
         kwargs.setdefault("min_value", Decimal("0"))
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
+        messages = money_messages(
+            max_digits=kwargs["max_digits"], decimal_places=kwargs["decimal_places"]
+        )
+        kwargs["error_messages"] = {**messages, **kwargs.get("error_messages", {})}
         super().__init__(**kwargs)
 
     def to_python(self, value):
@@ -181,7 +187,7 @@ class DealCloseForm(forms.Form):
         created_on = timezone.localtime(self.deal.created_at).date()
         # A close in the future is refused by the model's rule (pipeline.validators).
         if closed_on < created_on:
-            self.add_error("closed_on", f"The deal was created on {created_on:%Y-%m-%d}.")
+            self.add_error("closed_on", f"The deal was created on {day_text(created_on)}.")
         data["closed_on"] = closed_on
         return data
 

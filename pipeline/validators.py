@@ -23,7 +23,10 @@ IMPORTED_PREFIX = "imported-"
 # Aware bounds: converting an instant of year 1 or 9999 to a local zone can overflow.
 _FIRST_MOMENT = dt.datetime.combine(FIRST_DAY, dt.time.min, tzinfo=dt.UTC)
 _LAST_MOMENT = dt.datetime.combine(LAST_DAY, dt.time.max, tzinfo=dt.UTC)
-OUT_OF_BOUNDS = f"Enter a date from {FIRST_DAY:%Y-%m-%d} to {LAST_DAY:%Y-%m-%d}."
+# In the pages' words (periods.formats), as the calendar's own message writes its bounds.
+OUT_OF_BOUNDS = (
+    f"Enter a date from {FIRST_DAY.day} {FIRST_DAY:%b %Y} to {LAST_DAY.day} {LAST_DAY:%b %Y}."
+)
 IN_THE_FUTURE = "A deal cannot close in the future."
 RESERVED = (
     "salesperf-<number> is how exports name a deal without an id of its own; "

@@ -83,7 +83,7 @@ def test_the_history_panel_lists_every_change_newest_first(client, rep, manager)
     page = client.get(reverse("pipeline:deal-detail", args=[deal.pk])).content.decode()
     assert "<h2>History</h2>" in page
     assert "Stage: <del>Prospecting</del> → <ins>Proposal</ins>" in page
-    assert "Amount: <del>100.00</del> → <ins>250.00</ins>" in page
+    assert "Amount: <del>$100.00</del> → <ins>$250.00</ins>" in page  # as the page writes money
     assert page.index("Proposal</ins>") < page.index("250.00</ins>")  # newest first
 
 

@@ -1,13 +1,16 @@
-"""How the pages write numbers, and the links from every KPI to its definition.
+"""How the pages write numbers and dates, and the links from every KPI to its definition.
 
-Money has thousands separators and 2 decimals (or whole units where space is short), rates
-are percentages, days have one decimal, and an undefined value is "—": never "None",
-"NaN" or an error.
+Money carries the organisation's currency ("$851,630", "CHF 851,630"), in whole units
+rounded half up on dashboards, lists and the board, with cents on a deal's page; rates are
+percentages, days have one decimal; dates read "3 Dec" this year and "3 Dec 2025" otherwise,
+times "3 Dec 2025, 06:45" in TIME_ZONE. An undefined value is "—": never "None", "NaN" or
+an error (docs/kpis.md "Money", docs/app.md "Dates").
 """
 
+import datetime as dt
 import functools
 import html
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.conf import settings
@@ -15,6 +18,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from metrics.definitions import DEFINITIONS, TERMS
+from periods.formats import day_text, moment_text
 
 register = template.Library()
 
@@ -32,14 +36,76 @@ def _is_number(value) -> bool:
     return number == number and number not in (float("inf"), float("-inf"))
 
 
+# The currencies written with a symbol; every other one by its ISO 4217 code, as "$" alone
+# would be ambiguous between the dollars (and "kr" between the crowns).
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+QUANTUMS = {0: Decimal(1), 2: Decimal("0.01")}
+
+
+@functools.lru_cache(maxsize=8)
+def _currency_parts(code: str) -> tuple[str, str]:
+    # (before the minus sign, after it): "−$1,234" but "CHF −1,234", as "$-1,234" and
+    # "−CHF 1,234" both read oddly.
+    symbol = SYMBOLS.get(code)
+    return ("", symbol) if symbol else (f"{code}\N{NO-BREAK SPACE}", "")
+
+
+def currency() -> str:
+    """The organisation's currency, ISO 4217 (settings.ORGANISATION_CURRENCY)."""
+    # Read per call, as money() does: a plain attribute once settings are loaded (no lookup
+    # cost), and override_settings takes effect.
+    return settings.ORGANISATION_CURRENCY
+
+
 @register.filter
 def money(value, places: int = 2) -> str:
-    """36000 -> "36,000.00"; money:0 -> "36,000"."""
+    """36000 -> "$36,000.00"; money:0 -> "$36,000" (half up: 9,750.50 -> "$9,751");
+    -5 -> "−$5.00"; CHF: "CHF 36,000.00"."""
     if not _is_number(value):
         return UNDEFINED
     places = int(places)
-    text = f"{Decimal(str(value)):,.{places}f}"
-    return text.replace("-", MINUS)
+    number = value if type(value) is Decimal else Decimal(str(value))
+    # Format's own rounding is half even (0.5 -> 0); a figure is rounded half up everywhere.
+    try:
+        number = number.quantize(QUANTUMS.get(places) or Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    except InvalidOperation:  # past 28 digits: no money, left as it is
+        pass
+    head, symbol = _currency_parts(settings.ORGANISATION_CURRENCY)
+    if number < 0:
+        return f"{head}{MINUS}{symbol}{-number:,.{places}f}"
+    return f"{head}{symbol}{abs(number):,.{places}f}"  # abs: -0.4 rounds to "0", not "-0"
+
+
+@register.filter
+def money_whole(value) -> str:
+    """Money in whole units, for tiles, tables and the board: 1234.56 -> "$1,235"."""
+    return money(value, 0)
+
+
+@register.simple_tag
+def currency_code() -> str:
+    """The organisation's currency code, for labels: "Amount (USD)"."""
+    return currency()
+
+
+@register.simple_tag
+def currency_prefix() -> str:
+    """What leads a non-negative amount: "$", "CHF " (for scripts that total figures)."""
+    head, symbol = _currency_parts(currency())
+    return f"{head}{symbol}"
+
+
+@register.filter
+def day(value) -> str:
+    """A date as pages write it: "3 Dec" in the current year, "3 Dec 2025" otherwise; a
+    date-time gives its day in TIME_ZONE; None -> "—" (periods.formats)."""
+    return day_text(value)
+
+
+@register.filter
+def moment(value) -> str:
+    """A date-time in TIME_ZONE: "3 Dec, 06:45" this year, "3 Dec 2025, 06:45" otherwise."""
+    return moment_text(value)
 
 
 @register.filter
@@ -69,7 +135,33 @@ def count(value) -> str:
     return f"{number:,.1f}"
 
 
+# A deal's history (pipeline.selectors.deal_change_history) gives values as the API sends
+# them, ISO dates and decimal strings; its panel on the deal page shows them as pages do.
+_HISTORY_FORMATS = {
+    "amount": lambda text: money(Decimal(text)),
+    "expected_close_date": lambda text: day(dt.date.fromisoformat(text)),
+    "created_at": lambda text: moment(dt.datetime.fromisoformat(text)),
+    "closed_at": lambda text: moment(dt.datetime.fromisoformat(text)),
+}
+
+
+@register.filter
+def history_value(value, field: str) -> str:
+    """A value of a deal's history as pages write it: "2026-12-01" -> "1 Dec",
+    "40000.00" -> "$40,000.00"; none -> "—"; anything else as it is."""
+    if value is None or value == "":
+        return UNDEFINED
+    shown = _HISTORY_FORMATS.get(field)
+    if shown is None:
+        return str(value)
+    try:
+        return shown(str(value))
+    except (ValueError, ArithmeticError):
+        return str(value)
+
+
 def format_kpi(key: str, value, *, whole: bool = False) -> str:
+    """A KPI's value in its unit; money in whole units with `whole`, else with cents."""
     unit = DEFINITIONS[key].unit
     if unit == "money":
         return money(value, 0 if whole else 2)
@@ -147,9 +239,10 @@ def _defined_link(href: str, title: str, label: str) -> SafeString:
 
 
 @register.simple_tag
-def kpi(key: str, value, whole: bool = False) -> SafeString:
+def kpi(key: str, value, whole: bool = True) -> SafeString:
     """A KPI's value, linked to its definition, the one-line definition as its title (and
-    the exact value when it is shown rounded)."""
+    the exact value when it is shown rounded). Pages show money in whole units; the title
+    gives the cents."""
     definition = DEFINITIONS[key]
     text = format_kpi(key, value, whole=whole)
     exact = format_kpi(key, value) if whole else ""

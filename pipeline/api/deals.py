@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from api.errors import Conflict, RejectUnknownFieldsMixin
-from api.fields import RelatedIdField, money_field
+from api.fields import CurrencyField, RelatedIdField, money_field
 
 from ..choices import StageKind
 from ..filters import DealFilter
@@ -93,6 +93,7 @@ class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         help_text="The kind of the deal's stage: open, won or lost.",
     )
     amount = money_field(required=False, help_text="The deal's value; default 0.00.")
+    currency = CurrencyField()
     version = serializers.IntegerField(
         min_value=1,
         required=False,
@@ -117,6 +118,7 @@ class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "stage_name",
             "status",
             "amount",
+            "currency",
             "expected_close_date",
             "created_at",
             "closed_at",

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from api.fields import money_messages
 from periods.calendar import FIRST_DAY, LAST_DAY
 
 from ..services import company_name_clean
@@ -15,6 +16,8 @@ from ..validators import validate_day_in_bounds, validate_moment_in_bounds
 CENT = Decimal("0.01")
 # Deal.amount is max_digits=14, decimal_places=2.
 AMOUNT_LIMIT = Decimal("1000000000000")
+# The words the deal form and the API use, so a row error reads like a form's.
+AMOUNT_MESSAGES = money_messages(max_digits=14, decimal_places=2)
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 MOMENT_FORMAT = "YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS with an optional offset such as +02:00"
 YEARS = (FIRST_DAY.year, LAST_DAY.year)  # the calendar's bounds, as pages and the API
@@ -51,17 +54,17 @@ def parse_amount(text: str, *, decimal_comma: bool) -> Decimal:
     if decimal_comma and "," in number and "." not in number:
         number = number.replace(",", ".")
     if not PLAIN_NUMBER.fullmatch(number):
-        raise CellError(f"Not a number: '{text}'.")
+        raise CellError(f"Not a number: '{text}'. {AMOUNT_MESSAGES['invalid']}")
     try:
         amount = Decimal(number)
     except InvalidOperation as error:  # pragma: no cover - the pattern admits only numbers
-        raise CellError(f"Not a number: '{text}'.") from error
+        raise CellError(f"Not a number: '{text}'. {AMOUNT_MESSAGES['invalid']}") from error
     if amount < 0:
         raise CellError("The amount cannot be negative.")
-    if amount != amount.quantize(CENT):
-        raise CellError(f"At most 2 decimal places: '{text}'.")
     if amount >= AMOUNT_LIMIT:
-        raise CellError(f"Too large: '{text}' (at most 999999999999.99).")
+        raise CellError(f"Too large: '{text}'. {AMOUNT_MESSAGES['max_digits']}")
+    if amount != amount.quantize(CENT):
+        raise CellError(f"Too many decimals: '{text}'. {AMOUNT_MESSAGES['max_decimal_places']}")
     return amount.quantize(CENT) if amount else Decimal("0.00")
 
 

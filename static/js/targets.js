@@ -15,6 +15,9 @@
   var rows = Array.prototype.slice.call(form.querySelectorAll("tr[data-row]"));
   var status = form.querySelector("[data-status]");
   var format = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  // Totals carry the currency as the server writes them ("$", "CHF "); targets are never
+  // negative, so the prefix always leads.
+  var currency = form.dataset.currencyPrefix || "";
   var submitting = false;
 
   var GROUPED = /^\d{1,3}(?:[,_ \u00a0\u202f]\d{3})+(?:\.\d+)?$/;
@@ -51,7 +54,7 @@
   }
 
   function show(cell, value) {
-    if (cell) cell.textContent = value === null ? "\u2014" : format.format(value);
+    if (cell) cell.textContent = value === null ? "\u2014" : currency + format.format(value);
   }
 
   function refresh() {

@@ -91,6 +91,32 @@ def test_json_numbers_out_of_any_range_are_field_errors(as_user, rep, number):
     assert list(response.json()) in (["amount"], ["detail"])
 
 
+@pytest.mark.parametrize(
+    ("raw_amount", "message"),
+    [
+        ('"1e20"', "Enter an amount of at most 999,999,999,999.99."),
+        ("1e20", "Enter an amount of at most 999,999,999,999.99."),  # a JSON number
+        ('"1000000000000"', "Enter an amount of at most 999,999,999,999.99."),
+        ('"12.345"', "Enter an amount with at most 2 decimals."),
+        ("12.345", "Enter an amount with at most 2 decimals."),
+        ('"lots"', "Enter an amount such as 1234.50."),
+        ('"-5"', "Enter an amount of 0 or more."),
+    ],
+)
+def test_amounts_are_refused_in_plain_words(as_user, rep, rep_deal, raw_amount, message):
+    client = as_user(rep)
+    response = post(client, url("deal-list"), f'{{"name": "Ok", "amount": {raw_amount}}}')
+    assert (response.status_code, response.json()) == (400, {"amount": [message]})
+    edit = client.generic(
+        "PATCH",
+        url("deal-detail", rep_deal.pk),
+        f'{{"amount": {raw_amount}}}',
+        content_type="application/json",
+    )
+    assert (edit.status_code, edit.json()) == (400, {"amount": [message]})
+    assert Deal.objects.count() == 1
+
+
 def test_unknown_fields_are_named(as_user, rep):
     response = as_user(rep).post(
         url("deal-list"), {"name": "Ok", "ammount": "5", "colour": "red"}, format="json"

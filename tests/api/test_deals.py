@@ -48,6 +48,7 @@ def test_a_deal_reads_as_documented(as_user, rep, rep_deal, company):
         "stage_name": "Prospecting",
         "status": "open",
         "amount": "1000.00",
+        "currency": "USD",
         "expected_close_date": None,
         "created_at": body["created_at"],
         "closed_at": None,

@@ -140,6 +140,13 @@ def test_money_is_a_string_with_two_decimals(schema):
     assert amount["pattern"] == r"^-?\d{0,12}(?:\.\d{0,2})?$"
 
 
+@pytest.mark.parametrize("component", ["Deal", "KPI"])
+def test_amounts_come_with_their_currency(schema, component):
+    currency = schema["components"]["schemas"][component]["properties"]["currency"]
+    assert (currency["type"], currency["readOnly"]) == ("string", True)
+    assert "ISO 4217" in currency["description"]
+
+
 @pytest.mark.django_db
 def test_the_served_schema_is_the_generated_one(as_user, rep, schema):
     served = as_user(rep).get(url("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")

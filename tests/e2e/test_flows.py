@@ -45,7 +45,7 @@ def test_rep_logs_a_deal_wins_it_and_sees_the_new_revenue(live_server, page, rep
     won_earlier_this_quarter(rep, "1000.00")
     log_in(page, live_server, "rep")
     assert page.url == live_server.url + "/me/"
-    assert page.locator(".goal-value").inner_text() == "1,000.00"
+    assert page.locator(".goal-value").inner_text() == "$1,000"
 
     page.goto(live_server.url + "/deals/new/")
     page.fill("#id_name", "Globex – 40 seats")
@@ -71,7 +71,7 @@ def test_rep_logs_a_deal_wins_it_and_sees_the_new_revenue(live_server, page, rep
     assert {m.changed_by for m in moves} == {rep}
 
     page.goto(live_server.url + "/me/")
-    assert page.locator(".goal-value").inner_text() == "3,500.00"
+    assert page.locator(".goal-value").inner_text() == "$3,500"
     screenshot(page, "my-performance-1280")
     page.set_viewport_size(PHONE)
     screenshot(page, "my-performance-390")
@@ -162,8 +162,8 @@ def test_board_moves_redraw_the_two_columns_by_arrow_and_by_drag(live_server, pa
 
     page.click("button[aria-label='Move Arrow deal on to Qualification']")
     qualification.locator(f"#deal-{first.pk}").wait_for()
-    assert qualification.locator(".board-total").inner_text() == "1 deal\n1,000"
-    assert prospecting.locator(".board-total").inner_text() == "1 deal\n2,000"
+    assert qualification.locator(".board-total").inner_text() == "1 deal\n$1,000"
+    assert prospecting.locator(".board-total").inner_text() == "1 deal\n$2,000"
     assert page.locator(".board-column").count() == 4  # the other columns are still there
     assert page.locator(f"#deal-{first.pk}").count() == 1  # moved, not copied
     assert qualification.locator(".board-empty").count() == 0

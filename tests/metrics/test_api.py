@@ -3,6 +3,7 @@ parameter, and who may see which scope."""
 
 import pytest
 import time_machine
+from django.test import override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -50,6 +51,7 @@ def test_token_login_then_read_the_organisation(api, org, frozen):
         "start": "2026-01-01",
         "end": "2026-03-31",
         "as_of": "2026-04-15T00:00:00Z",
+        "currency": "USD",  # the organisation's, which every amount below is in
         "leads_created": 8,
         "opportunities_created": 10,
         "deals_won": 4,
@@ -69,6 +71,13 @@ def test_token_login_then_read_the_organisation(api, org, frozen):
         "target": "50000.00",
         "attainment": 0.78,
     }
+
+
+def test_the_currency_is_the_organisations(api, org, frozen):
+    boss = UserFactory(username="boss", role=Role.ADMIN, team=None)
+    with override_settings(ORGANISATION_CURRENCY="CHF"):
+        body = kpis(as_user(api, boss), scope="org", **Q1).json()
+    assert (body["currency"], body["revenue"]) == ("CHF", "39000.00")
 
 
 def test_wrong_password_gets_no_token(api, rep):

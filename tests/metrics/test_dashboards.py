@@ -202,7 +202,7 @@ def test_team_page_shows_revenue_against_target(client, org, team_a_manager, fro
     html = page(client, team_a_manager, "team-dashboard", query, team_id=org.team_a.pk)
     text = text_of(html)
     # Team A won D1 10,000 + D3 20,000 + D5 6,000 in Q1, against its 40,000 target.
-    assert "36,000.00 of 40,000.00 target" in text
+    assert "$36,000 of $40,000 target" in text
     assert "90.0% attained" in text
     assert '<progress class="progress" max="100" value="90"' in html
     # Win rate: won D1, D3, D5; lost D2, D13: 3/5.
@@ -215,13 +215,13 @@ def test_team_page_ranks_its_reps(client, org, team_a_manager, frozen):
     leaderboard = text_of(html.split('class="table leaderboard"')[1].split("</table>")[0])
     # a1: 30,000 against 25,000 (120 %); a2: 6,000 without a target.
     assert re.search(
-        r"1 First\d+ Tester 30,000\.00 25,000\.00 120\.0% 2 66\.7% "
-        r"2 First\d+ Tester 6,000\.00 — — 1 50\.0%",
+        r"1 First\d+ Tester \$30,000 \$25,000 120\.0% 2 66\.7% "
+        r"2 First\d+ Tester \$6,000 — — 1 50\.0%",
         leaderboard,
     ), leaderboard
     # The reps' median: revenue (30,000 + 6,000) / 2, win rate (2/3 + 1/2) / 2.
     comparison = text_of(html.split('class="table comparison"')[1].split("</table>")[0])
-    assert re.search(r"Median 18,000\.00 58\.3%", comparison), comparison
+    assert re.search(r"Median \$18,000 58\.3%", comparison), comparison
 
 
 def test_leaderboard_sorts_by_a_column_and_ignores_unknown_ones(
@@ -247,24 +247,24 @@ def test_region_page_shows_each_sub_team(client, org, frozen):
     html = page(client, manager, "team-dashboard", Q1_CUSTOM, team_id=org.region.pk)
     text = text_of(html)
     # The region: 39,000 against 50,000; team B won D8 (3,000) and has no target.
-    assert "39,000.00 of 50,000.00 target" in text
+    assert "$39,000 of $50,000 target" in text
     assert "78.0% attained" in text
     teams = text_of(html.split('class="table teams"')[1].split("</table>")[0])
-    assert re.search(r"A 36,000\.00 40,000\.00 90\.0%", teams), teams
-    assert re.search(r"B 3,000\.00 no target —", teams), teams
+    assert re.search(r"A \$36,000 \$40,000 90\.0%", teams), teams
+    assert re.search(r"B \$3,000 no target —", teams), teams
 
 
 def test_rep_page_compares_with_the_previous_period_but_hides_a_median_of_two(client, org, frozen):
     html = page(client, org.a1, "my-performance", Q1_QUARTER)
     text = text_of(html)
     # a1 won D1 and D3 (30,000) against 25,000 for Q1; lost D2.
-    assert "30,000.00 of 25,000.00 target" in text
+    assert "$30,000 of $25,000 target" in text
     assert "120.0% attained" in text
     assert "Target reached" in text
     # Win rate 2/3; no decided deal in Q4 2025 to compare with. Team A has two reps: its
     # median would give a2's figures away (2 x median - own), so it is withheld.
     assert re.search(r"Win rate 66\.7% Q4 2025: — Team median —", text), text
-    assert re.search(r"Pipeline 8,000 Q4 2025: 0 Team median —", text), text
+    assert re.search(r"Pipeline \$8,000 Q4 2025: \$0 Team median —", text), text
     assert "Team median needs at least 5 reps with a figure" in text
     assert 'title="Team median needs at least 5 reps with this figure"' in html
     # Nothing of a2 on the page: revenue 6,000 (D5), weighted pipeline 3,000 (D11: 4,000 at
@@ -284,9 +284,9 @@ def test_a_manager_sees_the_median_of_a_small_team_on_a_reps_page(
     # Team median of the win rate (2/3 + 1/2) / 2.
     assert re.search(r"Win rate 66\.7% Q4 2025: — Team median 58\.3%", text), text
     # Average deal size 15,000 (whole units in the tile), the median (15,000 + 6,000) / 2.
-    assert re.search(r"Average deal size 15,000 Q4 2025: — Team median 10,500", text)
+    assert re.search(r"Average deal size \$15,000 Q4 2025: — Team median \$10,500", text)
     # Pipeline on 31 March: D4 8,000, 50 % weighted; it was 0 at the end of Q4 2025.
-    assert re.search(r"Pipeline 8,000 Q4 2025: 0 Team median 6,000", text)
+    assert re.search(r"Pipeline \$8,000 Q4 2025: \$0 Team median \$6,000", text)
     assert_no_broken_numbers(html)
 
 
@@ -294,7 +294,7 @@ def test_rep_page_shows_changes_against_the_quarter_before(client, org, frozen):
     # a2 won D6 (4,000) in Q4 2025 and D5 (6,000) in Q1 2026.
     html = page(client, org.a2, "my-performance", Q1_QUARTER)
     text = text_of(html)
-    assert re.search(r"Average deal size 6,000 ▲ 50\.0% vs Q4 2025", text), text
+    assert re.search(r"Average deal size \$6,000 ▲ 50\.0% vs Q4 2025", text), text
     # Win rate 100 % then (D6 won), 50 % now (D5 won, D13 lost): 50 points down.
     assert re.search(r"Win rate 50\.0% ▼ 50\.0 pts vs Q4 2025", text), text
     assert '<span class="delta down"' in html
@@ -303,12 +303,12 @@ def test_rep_page_shows_changes_against_the_quarter_before(client, org, frozen):
 def test_org_page_shows_the_organisation(client, org, boss, frozen):
     html = page(client, boss, "org-dashboard", Q1_CUSTOM)
     text = text_of(html)
-    assert "39,000.00 of 50,000.00 target" in text
+    assert "$39,000 of $50,000 target" in text
     assert re.search(r"Win rate 57\.1%", text)
     assert re.search(r"Sales cycle \(mean\) 36\.7 days", text)
-    assert re.search(r"Weighted pipeline 16,200", text)
+    assert re.search(r"Weighted pipeline \$16,200", text)
     teams = text_of(html.split('class="table teams"')[1].split("</table>")[0])
-    assert re.search(r"R 39,000\.00 50,000\.00 78\.0%", teams), teams
+    assert re.search(r"R \$39,000 \$50,000 78\.0%", teams), teams
     for team in (org.region, org.team_a, org.team_b):
         assert reverse("metrics:team-dashboard", args=[team.pk]) in html
     for rep in (org.a1, org.a2, org.b1):
@@ -321,7 +321,7 @@ def test_every_kpi_number_links_to_its_definition(client, org, boss, frozen):
     glossary = reverse("metrics:glossary")
     assert re.search(
         rf'<a class="kpi" href="{glossary}#revenue" title="Revenue: money won \(sum of the '
-        r'amounts of the deals won in the period\)\.[^"]*">39,000\.00</a>',
+        r'amounts of the deals won in the period\)\.[^"]*">\$39,000</a>',
         html,
     )
     assert f'href="{glossary}#win_rate"' in html
@@ -449,7 +449,7 @@ def test_trend_chart_data_is_the_stored_snapshot_rows(client, org, team_a_manage
     assert 'data-chart-source="revenue-trend-data"' in html
     # The table under the chart carries the same figures.
     fallback = text_of(html.split('id="revenue-trend-title"')[1].split("</table>")[0])
-    assert "Mar 2026 15,000.00 13,000.00 36,000.00 40,000.00" in fallback
+    assert "Mar 2026 $15,000 $13,000 $36,000 $40,000" in fallback
     assert "Jan 2026 – Mar 2026 frozen at each month's end." in text_of(html)
 
 
@@ -560,7 +560,7 @@ def test_a_rep_in_a_team_of_five_sees_the_median(client, frozen, db):
     reps = _team_of_five([1000, 2000, 3000, 4000, 5000])
     text = text_of(page(client, reps[0], "my-performance", Q1_QUARTER))
     # Average deal size: the middle of 1,000, 2,000, 3,000, 4,000, 5,000; all won: 100 %.
-    assert re.search(r"Average deal size 1,000 Q4 2025: — Team median 3,000", text), text
+    assert re.search(r"Average deal size \$1,000 Q4 2025: — Team median \$3,000", text), text
     assert re.search(r"Win rate 100\.0% Q4 2025: — Team median 100\.0%", text), text
     assert "needs at least 5 reps" not in text
 
@@ -572,8 +572,8 @@ def test_a_median_over_fewer_than_five_defined_values_is_withheld(client, frozen
     reps = _team_of_five([1000, 3000, None, None, None])
     text = text_of(page(client, reps[0], "my-performance", Q1_QUARTER))
     assert re.search(r"Win rate 100\.0% Q4 2025: — Team median —", text), text
-    assert re.search(r"Average deal size 1,000 Q4 2025: — Team median —", text), text
-    assert re.search(r"Pipeline 0 no change vs Q4 2025 Team median 100\b", text), text
+    assert re.search(r"Average deal size \$1,000 Q4 2025: — Team median —", text), text
+    assert re.search(r"Pipeline \$0 no change vs Q4 2025 Team median \$100\b", text), text
     assert "Team median needs at least 5 reps with a figure" in text
     assert "3,000" not in text  # the other winner's deal
 
@@ -591,7 +591,7 @@ def test_a_team_without_a_target(client, org, frozen):
     org.team_b.save()
     html = page(client, manager, "team-dashboard", Q1_CUSTOM, team_id=org.team_b.pk)
     text = text_of(html)
-    assert "3,000.00" in text
+    assert "$3,000" in text
     assert "No target for 1 Jan – 31 Mar 2026." in text
     assert_no_broken_numbers(html)
 
@@ -603,7 +603,7 @@ def test_a_period_without_wins(client, org, team_a_manager, boss, frozen):
     text = text_of(html)
     assert re.search(r"Win rate — ", text)
     assert re.search(r"Average deal size — ", text)
-    assert "0.00" in text
+    assert "Revenue in 1 Apr – 14 Apr 2026 $0 " in text  # no win: a revenue of 0, not "—"
     assert_no_broken_numbers(html)
     for html in [
         page(client, org.a1, "my-performance", query),

@@ -42,6 +42,8 @@ def test_glossary_page_has_an_anchor_per_kpi_and_term(client, rep):
         assert f'id="{key}"' in html, key
         assert f'href="#{key}"' in html, key
     assert DEFINITIONS["win_rate"].formula in html
+    # The unit of money is named: the organisation's currency.
+    assert "Money in the organisation's currency, USD:" in html
 
 
 @pytest.mark.django_db
@@ -60,9 +62,9 @@ def test_glossary_query_budget(client, rep, django_assert_max_num_queries):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (Decimal("36000"), "36,000.00"),
-        (Decimal("1234567.891"), "1,234,567.89"),
-        (0, "0.00"),
+        (Decimal("36000"), "$36,000.00"),
+        (Decimal("1234567.891"), "$1,234,567.89"),
+        (0, "$0.00"),
         (None, "—"),
         (float("nan"), "—"),
         (float("inf"), "—"),
@@ -74,7 +76,7 @@ def test_money(value, expected):
 
 
 def test_whole_money_rates_days_and_counts():
-    assert money(Decimal("9750.50"), 0) == "9,750"
+    assert money(Decimal("9750.50"), 0) == "$9,751"  # half up
     assert percent(4 / 7) == "57.1%"
     assert percent(0.9) == "90.0%"
     assert percent(None) == "—"
@@ -82,7 +84,7 @@ def test_whole_money_rates_days_and_counts():
     assert days(None) == "—"
     assert count(1234) == "1,234"
     assert count(4.5) == "4.5"
-    assert format_kpi("sales_velocity", Decimal("607.45")) == "607.45 / day"
+    assert format_kpi("sales_velocity", Decimal("607.45")) == "$607.45 / day"
     assert format_kpi("sales_velocity", None) == "—"
     assert format_kpi("attainment", 0.78) == "78.0%"
 

@@ -346,8 +346,8 @@ def test_history_lists_changes_newest_first_scoped_to_the_tree(
     page = client.get(HISTORY).content.decode()
     rows = page.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
     assert len(rows) == 2
-    assert "+500" in rows[0]  # newest first: 1,000 -> 1,500
-    assert "New" in rows[1] and "1,000" in rows[1]
+    assert "+$500" in rows[0]  # newest first: 1,000 -> 1,500
+    assert "New" in rows[1] and "$1,000" in rows[1]
     assert str(outsider_rep) not in page.split("<table")[1]
     client.force_login(region_manager)
     page = client.get(HISTORY).content.decode()

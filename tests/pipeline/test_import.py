@@ -112,7 +112,7 @@ BAD_ROWS = {
     "unparseable amount": (
         "D-2,X,,rep,Prospecting,12abc,2026-01-05,,,,",
         "amount",
-        "Not a number: '12abc'.",
+        "Not a number: '12abc'. Enter an amount such as 1234.50.",
     ),
     "closed_at missing for won": (
         "D-2,X,,rep,Won,1,2026-01-05,,,,",
@@ -372,10 +372,18 @@ def test_progress_is_reported_up_to_the_total(rep):
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        ("1.234", "At most 2 decimal places: '1.234'."),
-        ("1,234.50", "Not a number: '1,234.50'."),
-        ("1e5", "Not a number: '1e5'."),
-        ("1000000000000", "Too large: '1000000000000' (at most 999999999999.99)."),
+        ("1.234", "Too many decimals: '1.234'. Enter an amount with at most 2 decimals."),
+        ("1,234.50", "Not a number: '1,234.50'. Enter an amount such as 1234.50."),
+        ("1e5", "Not a number: '1e5'. Enter an amount such as 1234.50."),
+        (
+            "1000000000000",
+            "Too large: '1000000000000'. Enter an amount of at most 999,999,999,999.99.",
+        ),
+        # Too large is said first: a smaller amount does not fix "too many decimals".
+        (
+            "1000000000000.001",
+            "Too large: '1000000000000.001'. Enter an amount of at most 999,999,999,999.99.",
+        ),
     ],
 )
 def test_amounts_that_are_refused(rep, cell, message):

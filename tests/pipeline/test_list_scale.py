@@ -118,7 +118,7 @@ def test_the_deal_list_says_n_plus_past_the_cap(client, rep, settings):
     settings.LIST_COUNT_CAP = 27
     line = _muted_line(client.get(reverse("pipeline:deal-list")))
     # Amounts 1 to 27: 27 × 28 / 2 = 378.
-    assert line == "27 deals · 27 open worth 378 · 0 won worth 0", line
+    assert line == "27 deals · 27 open worth $378 · 0 won worth $0", line
 
 
 def test_the_lead_list_says_n_plus_past_the_cap(client, rep, settings):

@@ -516,10 +516,13 @@ def test_company_is_matched_without_regard_to_case(client, rep):
     ("data", "field", "message"),
     [
         ({"name": ""}, "name", "required"),
-        ({"amount": "-5"}, "amount", "greater than or equal to 0"),
-        ({"amount": "lots"}, "amount", "Enter a number"),
-        ({"amount": "1e20"}, "amount", "no more than 14 digits"),
-        ({"amount": "NaN"}, "amount", "Enter a number"),
+        ({"amount": "-5"}, "amount", "Enter an amount of 0 or more."),
+        ({"amount": "lots"}, "amount", "Enter an amount such as 1234.50."),
+        # In words, not "no more than 14 digits in total": 10^12 - 0.01 is the largest.
+        ({"amount": "1e20"}, "amount", "Enter an amount of at most 999,999,999,999.99."),
+        ({"amount": "1000000000000"}, "amount", "at most 999,999,999,999.99."),
+        ({"amount": "12.345"}, "amount", "Enter an amount with at most 2 decimals."),
+        ({"amount": "NaN"}, "amount", "Enter an amount such as 1234.50."),
         ({"expected_close_date": "31/31/2027"}, "expected_close_date", "valid date"),
         ({"stage": "abc"}, "stage", "valid choice"),
         ({"company_name": "x" * 201}, "company_name", "at most 200"),
@@ -761,6 +764,16 @@ def test_mark_won_with_bad_input_changes_nothing(client, rep, data, field):
     assert field_errors(response, field)
     assert Deal.objects.get(pk=deal.pk).stage.name == "Prospecting"
     assert StageChange.objects.count() == 0
+
+
+def test_a_close_before_the_deal_was_created_names_the_day_as_pages_write_it(client, rep):
+    deal = DealFactory(owner=rep, created_at=dt.datetime(2019, 1, 5, 10, 0, tzinfo=dt.UTC))
+    client.force_login(rep)
+    response = client.post(
+        reverse("pipeline:deal-close", args=[deal.pk]),
+        {"outcome": "won", "amount": "5", "closed_on": "2019-01-04"},
+    )
+    assert field_errors(response, "closed_on") == ["The deal was created on 5 Jan 2019."]
 
 
 def test_closing_twice_the_same_way_is_refused(client, rep):
