@@ -518,9 +518,9 @@ def test_after_a_win_the_live_points_equal_the_tiles(client, org):
             assert win_rate["win_rate"][-1] == 1.0
             text = text_of(html)
             # The goal card's revenue and the win-rate tile, as the page shows them.
-            assert "3,500.00" in text, tile
+            assert "$3,500" in text, tile
             assert re.search(r"Win rate 100\.0%", text), tile
-            assert "Apr 2026 live, to 15 Apr 2026" in text
+            assert "Apr 2026 live, to 15 Apr" in text
 
 
 # --- Empty and edge states --------------------------------------------------------------------

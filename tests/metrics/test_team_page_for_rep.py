@@ -60,7 +60,7 @@ def test_in_a_team_of_two_the_rep_sees_their_own_figures_but_no_team_total(clien
     win(mate, "7777")  # the team's 8,777 minus Ann's 1,000 would be Zelda's 7,777
     html = team_page(client, mine, team)
     text = text_of(html)
-    assert figure_row(html, "Revenue") == "Revenue — 1,000.00"
+    assert figure_row(html, "Revenue") == "Revenue — $1,000"
     assert figure_row(html, "Deals won") == "Deals won — 1"
     assert "7,777" not in text and "8,777" not in text
     assert "Zelda" not in text  # no teammate named, let alone next to a figure
@@ -79,10 +79,10 @@ def test_in_a_team_of_six_a_figure_shows_once_four_teammates_have_it(client, db)
     DealFactory(owner=reps[1], stage=default_stage("Proposal"), amount=Decimal("900"))
     html = team_page(client, reps[0], team)
     # Revenue: 100 + 200 + 300 + 400 + 500; minus the rep's 100, four teammates' 1,400.
-    assert figure_row(html, "Revenue") == "Revenue 1,500.00 100.00"
+    assert figure_row(html, "Revenue") == "Revenue $1,500 $100"
     assert figure_row(html, "Deals won") == "Deals won 5 1"
     # Only one teammate has an open deal: the team's pipeline would be theirs.
-    assert figure_row(html, "Pipeline") == "Pipeline — 0.00"
+    assert figure_row(html, "Pipeline") == "Pipeline — $0"
     assert "900" not in text_of(html)
 
 
