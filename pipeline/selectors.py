@@ -319,7 +319,7 @@ def _column_cards(visible: QuerySet[Deal], stage_id: int) -> QuerySet[Deal]:
     # The board's order: most recently changed first, so a moved card tops its new column.
     return (
         visible.filter(stage_id=stage_id)
-        .select_related("company", "owner")
+        .select_related("company", "owner", "stage")  # the stage: a card's overdue mark
         .order_by("-updated_at", "-pk")
     )
 

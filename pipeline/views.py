@@ -20,7 +20,6 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -261,7 +260,6 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
         "headers": _sort_headers(DealFilter.columns, request.GET.get("sort", ""), team=team),
         "show_owner": team,
-        "today": timezone.localdate(),
     }
     return render(request, "pipeline/deal_list.html", context)
 
