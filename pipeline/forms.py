@@ -15,6 +15,7 @@ from accounts.access import Capability, can, restrict
 
 from .choices import LeadStatus, StageKind
 from .models import Deal, Lead, Product, Stage
+from .validators import plain_length_errors
 
 LOST_REASONS = ["Price", "Timing", "Competitor", "No budget", "No decision", "Bad fit"]
 
@@ -52,6 +53,15 @@ class MoneyField(forms.DecimalField):
         }
 
 
+class PlainLengthErrorsMixin:
+    """Too long a value is a field error saying how long it was ("At most 200 characters
+    (you entered 10,000)."), not Django's wording; the inputs carry the same maxlength."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        plain_length_errors(self.fields.values())
+
+
 def _owner_choices(user, current_owner_id: int | None):
     """Active people the user can see, plus the current owner (who may have moved team)."""
     users = restrict(get_user_model().objects.filter(is_active=True), user)
@@ -60,7 +70,7 @@ def _owner_choices(user, current_owner_id: int | None):
     return users.order_by("first_name", "last_name", "username")
 
 
-class DealForm(forms.ModelForm):
+class DealForm(PlainLengthErrorsMixin, forms.ModelForm):
     """Create or edit a deal. A new deal picks its open stage; an existing one moves with
     the stage buttons, so every move leaves a StageChange through deal_move_to_stage."""
 
@@ -115,11 +125,12 @@ class DealForm(forms.ModelForm):
         return self.cleaned_data["amount"] or Decimal("0")
 
 
-class QuickAddForm(forms.Form):
+class QuickAddForm(PlainLengthErrorsMixin, forms.Form):
     """The four fields that make a deal: the rest can wait for the deal's page."""
 
     name = forms.CharField(label="Deal", max_length=200)
-    company_name = forms.CharField(label="Company", max_length=200)
+    # Optional, as on the full form and in the model: a deal may wait for its company.
+    company_name = forms.CharField(label="Company", max_length=200, required=False)
     amount = MoneyField(required=False, label="Amount")
     expected_close_date = forms.DateField(
         required=False, label="Expected close", widget=DateInput()
@@ -143,7 +154,7 @@ class DealMoveForm(forms.Form):
         )
 
 
-class DealCloseForm(forms.Form):
+class DealCloseForm(PlainLengthErrorsMixin, forms.Form):
     """Mark a deal won (amount and close date) or lost (reason) in one step."""
 
     outcome = forms.ChoiceField(
@@ -195,7 +206,7 @@ class DealCloseForm(forms.Form):
         return max(midday, self.deal.created_at)
 
 
-class LeadForm(forms.ModelForm):
+class LeadForm(PlainLengthErrorsMixin, forms.ModelForm):
     """Add a lead: who, at which company, from where."""
 
     company_name = forms.CharField(label="Company", max_length=200)
@@ -223,7 +234,7 @@ class LeadForm(forms.ModelForm):
             self.instance.owner = user
 
 
-class LeadStatusForm(forms.Form):
+class LeadStatusForm(PlainLengthErrorsMixin, forms.Form):
     """Work, qualify or disqualify a lead; disqualifying needs a reason."""
 
     status = forms.ChoiceField(
@@ -242,7 +253,7 @@ class LeadStatusForm(forms.Form):
         return data
 
 
-class LeadConvertForm(forms.Form):
+class LeadConvertForm(PlainLengthErrorsMixin, forms.Form):
     """Turn a lead into a deal at the first open stage."""
 
     deal_name = forms.CharField(label="Deal name", max_length=200)
