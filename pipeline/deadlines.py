@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Any
 
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from .choices import StageKind
 
@@ -30,4 +30,21 @@ def deal_is_overdue(deal: Any, *, today: dt.date | None = None) -> bool:
         expected_close_date=deal.expected_close_date,
         stage_kind=deal.stage.kind,
         today=organisation_today() if today is None else today,
+    )
+
+
+def past_close_warning(
+    *, expected_close_date: dt.date | None, stage_kind: str, today: dt.date | None = None
+) -> str:
+    """What to tell someone who just set an open deal's expected close to a past day ("" if
+    nothing): a warning, not a refusal, since a rep records imported and back-dated deals
+    as they were."""
+    today = organisation_today() if today is None else today
+    if not is_overdue(expected_close_date=expected_close_date, stage_kind=stage_kind, today=today):
+        return ""
+    assert expected_close_date is not None
+    day = dateformat.format(expected_close_date, "j M Y")
+    return (
+        f"Expected close {day} is in the past: the deal shows as overdue until you move "
+        "the date or close it."
     )

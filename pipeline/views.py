@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import Capability, can, visible_parts
 
 from .choices import LeadStatus, StageKind
+from .deadlines import past_close_warning
 from .filters import Column, DealFilter, LeadFilter
 from .forms import (
     LOST_REASONS,
@@ -184,6 +185,21 @@ def _create_deal(form: Form, request: HttpRequest, nonce: str | None, **fields) 
         return None
 
 
+def _past_close_warning(deal: Deal, *, before: Deal | None = None) -> str:
+    """The warning for a deal just saved with a past expected close: a new deal's, or an
+    edited one's when the date was changed ("" otherwise)."""
+    if before is not None and before.expected_close_date == deal.expected_close_date:
+        return ""
+    return past_close_warning(
+        expected_close_date=deal.expected_close_date, stage_kind=deal.stage.kind
+    )
+
+
+def _warn_past_close(request: HttpRequest, deal: Deal, *, before: Deal | None = None) -> None:
+    if warning := _past_close_warning(deal, before=before):
+        messages.warning(request, warning)
+
+
 def _next_url(request: HttpRequest, default: str) -> str:
     """Where to go back to after a POST from a plain form: a same-site `next`, else default."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -307,6 +323,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
             return redirect("pipeline:deal-detail", pk=done.object_id)
         if deal is not None:
             messages.success(request, f"Deal “{deal.name}” added.")
+            _warn_past_close(request, deal)
             return redirect("pipeline:deal-detail", pk=deal.pk)
     context = {"form": form, "submit_token": _kept_token(request, nonce)}
     return render(request, "pipeline/deal_form.html", context)
@@ -346,6 +363,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 if saved:
                     messages.success(request, "Changes saved.")
+                    _warn_past_close(request, edited, before=deal)
                     return redirect("pipeline:deal-detail", pk=deal.pk)
     elif editable:
         form = DealForm(instance=copy.copy(deal), user=request.user)
@@ -512,10 +530,12 @@ def deal_quick_add(request: HttpRequest) -> HttpResponse:
             form, nonce = QuickAddForm(), None
     if not request.htmx and created is not None:
         messages.success(request, f"Deal “{created.name}” added.")
+        _warn_past_close(request, created)
         return redirect("pipeline:deal-detail", pk=created.pk)
     context = {
         "quick_add_form": form,
         "quick_add_deal": created,
+        "quick_add_warning": _past_close_warning(created) if created is not None else "",
         "quick_add_token": _kept_token(request, nonce),
     }
     template = "pipeline/_quick_add.html" if request.htmx else "pipeline/deal_quick_add.html"
@@ -645,6 +665,7 @@ def lead_convert_view(request: HttpRequest, pk: int) -> HttpResponse:
             _add_service_errors(form, error, {"name": "deal_name"})
         else:
             messages.success(request, f"Lead converted: “{deal.name}” is in {deal.stage.name}.")
+            _warn_past_close(request, deal)
             return redirect("pipeline:deal-detail", pk=deal.pk)
     existing = lead.deals.order_by("pk").first() if lead.status == LeadStatus.CONVERTED else None
     context = {"lead": lead, "form": form, "convertible": convertible, "deal": existing}
