@@ -284,6 +284,10 @@ class ImportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = kinds
         self.fields["kind"].initial = kinds[0][0]
+        # One kind to choose from (a manager: deals) is said, not offered as a radio.
+        self.only_kind = kinds[0][1] if len(kinds) == 1 else ""
+        if self.only_kind:
+            self.fields["kind"].widget = forms.HiddenInput()
         self.max_bytes = max_bytes
 
     def clean_file(self):

@@ -30,6 +30,11 @@ def stage_by_kind(kind: str) -> Stage:
     return Stage.objects.filter(pipeline__is_default=True, kind=kind).earliest("order")
 
 
+def default_pipeline_stages() -> QuerySet[Stage]:
+    """The default pipeline's stages in order: those an import names."""
+    return Stage.objects.filter(pipeline__is_default=True).order_by("order")
+
+
 def stages_for_filters() -> QuerySet[Stage]:
     """Every stage, default pipeline first, in pipeline order: the choices of a stage filter."""
     return Stage.objects.select_related("pipeline").order_by(
