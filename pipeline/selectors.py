@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.access import restrict
 from accounts.models import Team, User
 
-from .choices import StageKind
+from .choices import LeadStatus, StageKind
 from .models import Company, Deal, Lead, LeadSource, Pipeline, Product, Stage, StageChange
 
 
@@ -394,6 +394,18 @@ def lead_ids_editable_by(*, user: User, leads: Iterable[Lead]) -> set[int]:
         .visible_to(user, "change")
         .values_list("pk", flat=True)
     )
+
+
+def deals_made_from(*, user: User, leads: Iterable[Lead]) -> dict[int, Deal]:
+    """The deal each converted lead of a page became, when the user may see it, by lead
+    id: one query for the page (none without a converted lead). A lead made into several
+    deals (the API allows it) points to the first."""
+    ids = [lead.pk for lead in leads if lead.status == LeadStatus.CONVERTED]
+    if not ids:
+        return {}
+    # Newest first, so the dict keeps each lead's first deal.
+    deals = Deal.objects.visible_to(user).filter(lead_id__in=ids).only("pk", "name", "lead_id")
+    return {deal.lead_id: deal for deal in deals.order_by("-pk")}
 
 
 def lead_for_page(*, user: User, pk: int) -> Lead | None:

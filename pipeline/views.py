@@ -50,6 +50,7 @@ from .selectors import (
     deal_list_for,
     deal_list_totals,
     deal_to_move,
+    deals_made_from,
     lead_for_page,
     lead_ids_editable_by,
     lead_list_for,
@@ -568,7 +569,11 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     page_obj = _page(request, JoinedWalks(leads, parts, user=request.user, keys=LEAD_JOINED_KEYS))
     team = _sees_team(request.user)
     editable = lead_ids_editable_by(user=request.user, leads=page_obj)
-    rows = [_lead_row_context(request, lead, lead.pk in editable) for lead in page_obj]
+    made = deals_made_from(user=request.user, leads=page_obj)
+    rows = [
+        _lead_row_context(request, lead, lead.pk in editable, made_deal=made.get(lead.pk))
+        for lead in page_obj
+    ]
     context = {
         "filter": lead_filter,
         "filter_errors": _filter_errors(lead_filter, team=team),
