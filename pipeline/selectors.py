@@ -396,6 +396,28 @@ def lead_ids_editable_by(*, user: User, leads: Iterable[Lead]) -> set[int]:
     )
 
 
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    """Leads already at a company with an email: `visible` is the first one the user may
+    see; None when all are someone else's, of which the user learns nothing more."""
+
+    visible: Lead | None
+
+
+def lead_possible_duplicate(
+    *, user: User, company: Company | None, email: str
+) -> PossibleDuplicate | None:
+    """A lead at `company` with `email` (case aside), if any: one query when the user may
+    see one, two when not. No email, or a new company, cannot be a duplicate."""
+    if company is None or not email.strip():
+        return None
+    same = Lead.objects.filter(company=company, contact_email__iexact=email.strip())
+    visible = same.visible_to(user).select_related("owner").order_by("pk").first()
+    if visible is None and not same.exists():
+        return None
+    return PossibleDuplicate(visible=visible)
+
+
 def deals_made_from(*, user: User, leads: Iterable[Lead]) -> dict[int, Deal]:
     """The deal each converted lead of a page became, when the user may see it, by lead
     id: one query for the page (none without a converted lead). A lead made into several

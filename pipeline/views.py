@@ -54,10 +54,12 @@ from .selectors import (
     lead_for_page,
     lead_ids_editable_by,
     lead_list_for,
+    lead_possible_duplicate,
 )
 from .services import (
     DealConflict,
     company_get_or_create,
+    company_name_taken,
     deal_delete,
     deal_move_to_stage,
     deal_save,
@@ -594,7 +596,15 @@ def lead_create(request: HttpRequest) -> HttpResponse:
     """Add a lead; a rep's lead is theirs, a manager may give it to someone on the team."""
     form = LeadForm(request.POST if request.method == "POST" else None, user=request.user)
     nonce = _form_nonce(request, form, Kind.LEAD)
-    if form.is_valid():
+    duplicate = None
+    if form.is_valid() and "add_anyway" not in request.POST:
+        # A lead at the same company with the same email: asked once, "Add anyway" saves.
+        duplicate = lead_possible_duplicate(
+            user=request.user,
+            company=company_name_taken(name=form.cleaned_data["company_name"]),
+            email=form.cleaned_data.get("contact_email", ""),
+        )
+    if form.is_valid() and duplicate is None:
         lead = form.save(commit=False)
         try:
             saved = _save_with_company(
@@ -611,7 +621,12 @@ def lead_create(request: HttpRequest) -> HttpResponse:
             if "add_another" in request.POST:
                 return redirect("pipeline:lead-create")
             return redirect("pipeline:lead-list")
-    context = {"form": form, "submit_token": _kept_token(request, nonce)}
+    context = {
+        "form": form,
+        "submit_token": _kept_token(request, nonce),
+        "duplicate": duplicate,
+        "add_another": "add_another" in request.POST,
+    }
     return render(request, "pipeline/lead_form.html", context)
 
 
