@@ -412,7 +412,7 @@ def lead_possible_duplicate(
     if company is None or not email.strip():
         return None
     same = Lead.objects.filter(company=company, contact_email__iexact=email.strip())
-    visible = same.visible_to(user).select_related("owner").order_by("pk").first()
+    visible = same.visible_to(user).select_related("company", "owner").order_by("pk").first()
     if visible is None and not same.exists():
         return None
     return PossibleDuplicate(visible=visible)
