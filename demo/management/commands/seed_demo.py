@@ -1,5 +1,6 @@
 import datetime as dt
 import os
+from collections.abc import Mapping
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -18,12 +19,12 @@ from metrics.services import backfill_dates, kpi_snapshot_backfill
 ANY_HOST = {"", "0.0.0.0", "::", "[::]"}
 
 
-def login_url(environ: dict[str, str] | None = None) -> str:
+def login_url(environ: Mapping[str, str] | None = None) -> str:
     """Where the server of `make run` answers: bin/run-embedded serves on $HOST:$PORT
     (default 127.0.0.1:8000), and `make run` seeds just before it with the same environment."""
-    environ = os.environ if environ is None else environ
-    host = environ.get("HOST", "").strip() or "127.0.0.1"
-    port = environ.get("PORT", "").strip() or "8000"
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    port = env.get("PORT", "").strip() or "8000"
     if host in ANY_HOST:
         host = "127.0.0.1"
     elif ":" in host and not host.startswith("["):
