@@ -24,7 +24,7 @@ from .import_jobs import (
     import_jobs_for,
 )
 from .models import ImportJob
-from .selectors import deal_list_for, people_for_export
+from .selectors import deal_list_for, default_pipeline_stages, people_for_export
 
 RECENT_JOBS = 10
 
@@ -89,6 +89,19 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         return redirect("pipeline:import-job", pk=job.pk)
     jobs = import_jobs_for(user=request.user).filter(created_by=request.user)[:RECENT_JOBS]
     return render(request, "pipeline/import_upload.html", {"form": form, "jobs": jobs})
+
+
+@login_required
+@require_GET
+def import_format(request: HttpRequest) -> HttpResponse:
+    """The import's file formats, for anyone signed in: the page users are pointed to,
+    where docs/import.md is a path in the repository they cannot open."""
+    context = {
+        "may_import": bool(_import_kinds(request.user)),
+        "stages": [stage.name for stage in default_pipeline_stages()],
+        "time_zone": settings.TIME_ZONE,
+    }
+    return render(request, "pipeline/import_format.html", context)
 
 
 @login_required

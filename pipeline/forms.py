@@ -17,6 +17,7 @@ from periods.formats import day_text
 
 from .choices import LeadStatus, StageKind
 from .models import Deal, Lead, Product, Stage
+from .validators import plain_length_errors
 
 LOST_REASONS = ["Price", "Timing", "Competitor", "No budget", "No decision", "Bad fit"]
 
@@ -58,6 +59,15 @@ class MoneyField(forms.DecimalField):
         }
 
 
+class PlainLengthErrorsMixin:
+    """Too long a value is a field error saying how long it was ("At most 200 characters
+    (you entered 10,000)."), not Django's wording; the inputs carry the same maxlength."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        plain_length_errors(self.fields.values())
+
+
 def _owner_choices(user, current_owner_id: int | None):
     """Active people the user can see, plus the current owner (who may have moved team)."""
     users = restrict(get_user_model().objects.filter(is_active=True), user)
@@ -66,7 +76,7 @@ def _owner_choices(user, current_owner_id: int | None):
     return users.order_by("first_name", "last_name", "username")
 
 
-class DealForm(forms.ModelForm):
+class DealForm(PlainLengthErrorsMixin, forms.ModelForm):
     """Create or edit a deal. A new deal picks its open stage; an existing one moves with
     the stage buttons, so every move leaves a StageChange through deal_move_to_stage."""
 
@@ -121,11 +131,12 @@ class DealForm(forms.ModelForm):
         return self.cleaned_data["amount"] or Decimal("0")
 
 
-class QuickAddForm(forms.Form):
+class QuickAddForm(PlainLengthErrorsMixin, forms.Form):
     """The four fields that make a deal: the rest can wait for the deal's page."""
 
     name = forms.CharField(label="Deal", max_length=200)
-    company_name = forms.CharField(label="Company", max_length=200)
+    # Optional, as on the full form and in the model: a deal may wait for its company.
+    company_name = forms.CharField(label="Company", max_length=200, required=False)
     amount = MoneyField(required=False, label="Amount")
     expected_close_date = forms.DateField(
         required=False, label="Expected close", widget=DateInput()
@@ -149,7 +160,7 @@ class DealMoveForm(forms.Form):
         )
 
 
-class DealCloseForm(forms.Form):
+class DealCloseForm(PlainLengthErrorsMixin, forms.Form):
     """Mark a deal won (amount and close date) or lost (reason) in one step."""
 
     outcome = forms.ChoiceField(
@@ -201,7 +212,7 @@ class DealCloseForm(forms.Form):
         return max(midday, self.deal.created_at)
 
 
-class LeadForm(forms.ModelForm):
+class LeadForm(PlainLengthErrorsMixin, forms.ModelForm):
     """Add a lead: who, at which company, from where."""
 
     company_name = forms.CharField(label="Company", max_length=200)
@@ -229,7 +240,7 @@ class LeadForm(forms.ModelForm):
             self.instance.owner = user
 
 
-class LeadStatusForm(forms.Form):
+class LeadStatusForm(PlainLengthErrorsMixin, forms.Form):
     """Work, qualify or disqualify a lead; disqualifying needs a reason."""
 
     status = forms.ChoiceField(
@@ -248,7 +259,7 @@ class LeadStatusForm(forms.Form):
         return data
 
 
-class LeadConvertForm(forms.Form):
+class LeadConvertForm(PlainLengthErrorsMixin, forms.Form):
     """Turn a lead into a deal at the first open stage."""
 
     deal_name = forms.CharField(label="Deal name", max_length=200)
@@ -279,6 +290,10 @@ class ImportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = kinds
         self.fields["kind"].initial = kinds[0][0]
+        # One kind to choose from (a manager: deals) is said, not offered as a radio.
+        self.only_kind = kinds[0][1] if len(kinds) == 1 else ""
+        if self.only_kind:
+            self.fields["kind"].widget = forms.HiddenInput()
         self.max_bytes = max_bytes
 
     def clean_file(self):

@@ -176,6 +176,7 @@ def import_job_run(job_id: int) -> ImportJob | None:
         status = ImportJob.Status.DONE if result.written else ImportJob.Status.REJECTED
         summary = result.as_dict()
         summary["error_count"] = len(summary["errors"])
+        summary["bad_rows"] = result.bad_rows
         summary["errors"] = summary["errors"][:STORED_ERRORS]
         fields |= {"status": status, "result": summary}
     fields["finished_at"] = timezone.now()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.access import restrict
 from accounts.models import Team, User
 
-from .choices import StageKind
+from .choices import LeadStatus, StageKind
 from .models import Company, Deal, Lead, LeadSource, Pipeline, Product, Stage, StageChange
 
 
@@ -28,6 +28,11 @@ def first_open_stage() -> Stage:
 def stage_by_kind(kind: str) -> Stage:
     """The won (or lost) stage of the default pipeline."""
     return Stage.objects.filter(pipeline__is_default=True, kind=kind).earliest("order")
+
+
+def default_pipeline_stages() -> QuerySet[Stage]:
+    """The default pipeline's stages in order: those an import names."""
+    return Stage.objects.filter(pipeline__is_default=True).order_by("order")
 
 
 def stages_for_filters() -> QuerySet[Stage]:
@@ -319,7 +324,7 @@ def _column_cards(visible: QuerySet[Deal], stage_id: int) -> QuerySet[Deal]:
     # The board's order: most recently changed first, so a moved card tops its new column.
     return (
         visible.filter(stage_id=stage_id)
-        .select_related("company", "owner")
+        .select_related("company", "owner", "stage")  # the stage: a card's overdue mark
         .order_by("-updated_at", "-pk")
     )
 
@@ -389,6 +394,40 @@ def lead_ids_editable_by(*, user: User, leads: Iterable[Lead]) -> set[int]:
         .visible_to(user, "change")
         .values_list("pk", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    """Leads already at a company with an email: `visible` is the first one the user may
+    see; None when all are someone else's, of which the user learns nothing more."""
+
+    visible: Lead | None
+
+
+def lead_possible_duplicate(
+    *, user: User, company: Company | None, email: str
+) -> PossibleDuplicate | None:
+    """A lead at `company` with `email` (case aside), if any: one query when the user may
+    see one, two when not. No email, or a new company, cannot be a duplicate."""
+    if company is None or not email.strip():
+        return None
+    same = Lead.objects.filter(company=company, contact_email__iexact=email.strip())
+    visible = same.visible_to(user).select_related("company", "owner").order_by("pk").first()
+    if visible is None and not same.exists():
+        return None
+    return PossibleDuplicate(visible=visible)
+
+
+def deals_made_from(*, user: User, leads: Iterable[Lead]) -> dict[int, Deal]:
+    """The deal each converted lead of a page became, when the user may see it, by lead
+    id: one query for the page (none without a converted lead). A lead made into several
+    deals (the API allows it) points to the first."""
+    ids = [lead.pk for lead in leads if lead.status == LeadStatus.CONVERTED]
+    if not ids:
+        return {}
+    # Newest first, so the dict keeps each lead's first deal.
+    deals = Deal.objects.visible_to(user).filter(lead_id__in=ids).only("pk", "name", "lead_id")
+    return {deal.lead_id: deal for deal in deals.order_by("-pk")}
 
 
 def lead_for_page(*, user: User, pk: int) -> Lead | None:

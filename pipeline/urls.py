@@ -8,6 +8,7 @@ urlpatterns = [
     path("deals/export.csv", csv_views.deal_export, name="deal-export"),
     path("people/export.csv", csv_views.people_export, name="people-export"),
     path("import/", csv_views.import_upload, name="import"),
+    path("import/format/", csv_views.import_format, name="import-format"),
     path("import/<int:pk>/", csv_views.import_job_detail, name="import-job"),
     path("deals/board/", views.deal_board, name="deal-board"),
     path("deals/new/", views.deal_create, name="deal-create"),

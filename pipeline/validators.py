@@ -7,8 +7,11 @@ survive the manager's export and import round trip.
 
 import datetime as dt
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
 from periods.calendar import FIRST_DAY, LAST_DAY, in_bounds
@@ -67,3 +70,29 @@ def validate_external_id(value: str | None) -> None:
     import of an export, to the row of deal <n> and overwritten with it."""
     if is_reserved_external_id(value):
         raise ValidationError(RESERVED, code="reserved")
+
+
+class MaxCharacters(MaxLengthValidator):
+    """Django's length limit, in words that say what was typed: "At most 200 characters
+    (you entered 10,000)." Forms and the API swap theirs for it (plain_length_errors)."""
+
+    message = "At most %(limit_value)s characters (you entered %(show_value)s)."
+
+    def __call__(self, value) -> None:
+        length = len(value)
+        if length > self.limit_value:
+            params = {"limit_value": f"{self.limit_value:,}", "show_value": f"{length:,}"}
+            raise ValidationError(self.message, code=self.code, params=params | {"value": value})
+
+
+def plain_length_errors(fields: Iterable[Any]) -> None:
+    """Swap each field's length validator for MaxCharacters, in place: form fields and
+    serializer fields alike keep their validators in a `validators` list."""
+    for field in fields:
+        field.validators = [
+            MaxCharacters(validator.limit_value)
+            if isinstance(validator, MaxLengthValidator)
+            and not isinstance(validator, MaxCharacters)
+            else validator
+            for validator in field.validators
+        ]

@@ -20,13 +20,13 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import Capability, can, visible_parts
 
 from .choices import LeadStatus, StageKind
+from .deadlines import past_close_warning
 from .filters import Column, DealFilter, LeadFilter
 from .forms import (
     LOST_REASONS,
@@ -50,13 +50,16 @@ from .selectors import (
     deal_list_for,
     deal_list_totals,
     deal_to_move,
+    deals_made_from,
     lead_for_page,
     lead_ids_editable_by,
     lead_list_for,
+    lead_possible_duplicate,
 )
 from .services import (
     DealConflict,
     company_get_or_create,
+    company_name_taken,
     deal_delete,
     deal_move_to_stage,
     deal_save,
@@ -185,6 +188,21 @@ def _create_deal(form: Form, request: HttpRequest, nonce: str | None, **fields) 
         return None
 
 
+def _past_close_warning(deal: Deal, *, before: Deal | None = None) -> str:
+    """The warning for a deal just saved with a past expected close: a new deal's, or an
+    edited one's when the date was changed ("" otherwise)."""
+    if before is not None and before.expected_close_date == deal.expected_close_date:
+        return ""
+    return past_close_warning(
+        expected_close_date=deal.expected_close_date, stage_kind=deal.stage.kind
+    )
+
+
+def _warn_past_close(request: HttpRequest, deal: Deal, *, before: Deal | None = None) -> None:
+    if warning := _past_close_warning(deal, before=before):
+        messages.warning(request, warning)
+
+
 def _next_url(request: HttpRequest, default: str) -> str:
     """Where to go back to after a POST from a plain form: a same-site `next`, else default."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -261,7 +279,6 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         "filtered": any(value for key, value in request.GET.items() if key not in _NOT_FILTERS),
         "headers": _sort_headers(DealFilter.columns, request.GET.get("sort", ""), team=team),
         "show_owner": team,
-        "today": timezone.localdate(),
     }
     return render(request, "pipeline/deal_list.html", context)
 
@@ -309,6 +326,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
             return redirect("pipeline:deal-detail", pk=done.object_id)
         if deal is not None:
             messages.success(request, f"Deal “{deal.name}” added.")
+            _warn_past_close(request, deal)
             return redirect("pipeline:deal-detail", pk=deal.pk)
     context = {"form": form, "submit_token": _kept_token(request, nonce)}
     return render(request, "pipeline/deal_form.html", context)
@@ -348,6 +366,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 if saved:
                     messages.success(request, "Changes saved.")
+                    _warn_past_close(request, edited, before=deal)
                     return redirect("pipeline:deal-detail", pk=deal.pk)
     elif editable:
         form = DealForm(instance=copy.copy(deal), user=request.user)
@@ -514,10 +533,12 @@ def deal_quick_add(request: HttpRequest) -> HttpResponse:
             form, nonce = QuickAddForm(), None
     if not request.htmx and created is not None:
         messages.success(request, f"Deal “{created.name}” added.")
+        _warn_past_close(request, created)
         return redirect("pipeline:deal-detail", pk=created.pk)
     context = {
         "quick_add_form": form,
         "quick_add_deal": created,
+        "quick_add_warning": _past_close_warning(created) if created is not None else "",
         "quick_add_token": _kept_token(request, nonce),
     }
     template = "pipeline/_quick_add.html" if request.htmx else "pipeline/deal_quick_add.html"
@@ -550,7 +571,11 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     page_obj = _page(request, JoinedWalks(leads, parts, user=request.user, keys=LEAD_JOINED_KEYS))
     team = _sees_team(request.user)
     editable = lead_ids_editable_by(user=request.user, leads=page_obj)
-    rows = [_lead_row_context(request, lead, lead.pk in editable) for lead in page_obj]
+    made = deals_made_from(user=request.user, leads=page_obj)
+    rows = [
+        _lead_row_context(request, lead, lead.pk in editable, made_deal=made.get(lead.pk))
+        for lead in page_obj
+    ]
     context = {
         "filter": lead_filter,
         "filter_errors": _filter_errors(lead_filter, team=team),
@@ -571,7 +596,15 @@ def lead_create(request: HttpRequest) -> HttpResponse:
     """Add a lead; a rep's lead is theirs, a manager may give it to someone on the team."""
     form = LeadForm(request.POST if request.method == "POST" else None, user=request.user)
     nonce = _form_nonce(request, form, Kind.LEAD)
-    if form.is_valid():
+    duplicate = None
+    if form.is_valid() and "add_anyway" not in request.POST:
+        # A lead at the same company with the same email: asked once, "Add anyway" saves.
+        duplicate = lead_possible_duplicate(
+            user=request.user,
+            company=company_name_taken(name=form.cleaned_data["company_name"]),
+            email=form.cleaned_data.get("contact_email", ""),
+        )
+    if form.is_valid() and duplicate is None:
         lead = form.save(commit=False)
         try:
             saved = _save_with_company(
@@ -588,7 +621,12 @@ def lead_create(request: HttpRequest) -> HttpResponse:
             if "add_another" in request.POST:
                 return redirect("pipeline:lead-create")
             return redirect("pipeline:lead-list")
-    context = {"form": form, "submit_token": _kept_token(request, nonce)}
+    context = {
+        "form": form,
+        "submit_token": _kept_token(request, nonce),
+        "duplicate": duplicate,
+        "add_another": "add_another" in request.POST,
+    }
     return render(request, "pipeline/lead_form.html", context)
 
 
@@ -647,6 +685,7 @@ def lead_convert_view(request: HttpRequest, pk: int) -> HttpResponse:
             _add_service_errors(form, error, {"name": "deal_name"})
         else:
             messages.success(request, f"Lead converted: “{deal.name}” is in {deal.stage.name}.")
+            _warn_past_close(request, deal)
             return redirect("pipeline:deal-detail", pk=deal.pk)
     existing = lead.deals.order_by("pk").first() if lead.status == LeadStatus.CONVERTED else None
     context = {"lead": lead, "form": form, "convertible": convertible, "deal": existing}

@@ -3,7 +3,10 @@ endpoint) and each app's pages."""
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -62,6 +65,10 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    # Browsers and tools that ask for /favicon.ico (ignoring base.html's <link rel="icon">)
+    # get the SVG icon instead of a 404 in the log on every page. Lazy: the hashed name
+    # comes from the static manifest, which exists only after collectstatic.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),
     path("", include("accounts.urls")),

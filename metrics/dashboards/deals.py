@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from accounts.access import restrict
 from accounts.models import User
@@ -13,6 +12,7 @@ from accounts.selectors import team_tree_ids
 from metrics import summary
 from metrics.choices import ScopeKind
 from metrics.models import OpenDealDates
+from pipeline.deadlines import deal_is_overdue, organisation_today
 from pipeline.models import Deal
 
 STALE_AFTER_DAYS = 21
@@ -64,7 +64,7 @@ def deals_needing_attention(
     whose last stage move (else their creation) is STALE_AFTER_DAYS or more ago (stalest
     first). Counted and sorted in the summary's OpenDealDates (`live`, the pages) or from
     the raw deals; five queries (six for a team), whatever the number of deals."""
-    today = timezone.localdate(now)
+    today = organisation_today(now)
     closing = Q(expected_close_date__lte=today + dt.timedelta(days=CLOSING_SOON_DAYS))
     stale = Q(last_move__lt=now - dt.timedelta(days=STALE_AFTER_DAYS))
     in_scope = _scope_deal_filter(scope_kind, scope_id)
@@ -99,7 +99,7 @@ def deals_needing_attention(
                 expected_close_date=deal.expected_close_date,
                 last_move=last_move,
                 days_idle=(now - last_move).days,
-                overdue=deal.expected_close_date is not None and deal.expected_close_date < today,
+                overdue=deal_is_overdue(deal, today=today),
             )
             for pk, last_move in pairs
             if (deal := deals.get(pk)) is not None

@@ -16,13 +16,16 @@ from ..services import company_name_clean, company_name_taken
 from .common import (
     IsAdminOrReadAndCreate,
     IsAdminOrReadOnly,
+    PlainLengthErrorsMixin,
     ProtectedDestroyMixin,
 )
 
 # --- Reference data -------------------------------------------------------------------------
 
 
-class CompanySerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+class CompanySerializer(
+    PlainLengthErrorsMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer
+):
     class Meta:
         model = Company
         fields = ["id", "name", "industry", "segment", "icp_fit", "created_at"]
@@ -121,7 +124,9 @@ class StageViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["order", "probability", "id"]
 
 
-class ProductSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+class ProductSerializer(
+    PlainLengthErrorsMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer
+):
     list_price = money_field(
         required=False, allow_null=True, help_text="The list price; a hint, deals set amounts."
     )
@@ -145,7 +150,9 @@ class ProductViewSet(ProtectedDestroyMixin, viewsets.ModelViewSet):
     ordering_fields = ["name", "list_price", "id"]
 
 
-class LeadSourceSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+class LeadSourceSerializer(
+    PlainLengthErrorsMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer
+):
     class Meta:
         model = LeadSource
         fields = ["id", "name"]

@@ -10,6 +10,7 @@ from accounts.models import User
 from api.errors import Conflict
 
 from ..models import Lead, Product
+from ..validators import plain_length_errors
 
 NOT_YOUR_PERSON = "Not one of your people."
 
@@ -26,6 +27,16 @@ def linkable_leads(*, user) -> QuerySet[Lead]:
 
 def active_products(*, user) -> QuerySet[Product]:
     return Product.objects.filter(is_active=True)
+
+
+class PlainLengthErrorsMixin:
+    """Too long a text is refused in the pages' words: "At most 200 characters (you
+    entered 10,000)." (pipeline.validators.MaxCharacters), never cut."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        plain_length_errors(fields.values())
+        return fields
 
 
 # --- Permissions ----------------------------------------------------------------------------

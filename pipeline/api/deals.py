@@ -31,6 +31,7 @@ from ..services import DealConflict, deal_create, deal_delete, deal_move_to_stag
 from .common import (
     NOT_YOUR_PERSON,
     CanEditObject,
+    PlainLengthErrorsMixin,
     active_products,
     assignable_owners,
     linkable_leads,
@@ -39,7 +40,7 @@ from .common import (
 # --- Deals ----------------------------------------------------------------------------------
 
 
-class DealSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+class DealSerializer(PlainLengthErrorsMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer):
     company = RelatedIdField(
         queryset=Company.objects.all(),
         allow_null=True,
@@ -181,7 +182,7 @@ class DealCreateSerializer(DealSerializer):
         }
 
 
-class DealMoveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class DealMoveSerializer(PlainLengthErrorsMixin, RejectUnknownFieldsMixin, serializers.Serializer):
     stage = RelatedIdField(
         queryset=Stage.objects.all(),
         help_text="The stage to move to, one of the deal's pipeline.",

@@ -23,6 +23,7 @@ from ..services import lead_convert, lead_delete, lead_save, lead_set_status
 from .common import (
     NOT_YOUR_PERSON,
     CanEditObject,
+    PlainLengthErrorsMixin,
     assignable_owners,
 )
 from .deals import DealSerializer
@@ -30,7 +31,7 @@ from .deals import DealSerializer
 # --- Leads ----------------------------------------------------------------------------------
 
 
-class LeadSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+class LeadSerializer(PlainLengthErrorsMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer):
     company = RelatedIdField(
         queryset=Company.objects.all(), help_text="The company's id (see companies/)."
     )
@@ -104,7 +105,9 @@ class LeadCreateSerializer(LeadSerializer):
         }
 
 
-class LeadStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class LeadStatusSerializer(
+    PlainLengthErrorsMixin, RejectUnknownFieldsMixin, serializers.Serializer
+):
     status = serializers.ChoiceField(
         choices=[
             (LeadStatus.WORKING, "Working"),
@@ -126,7 +129,9 @@ class LeadStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return attrs
 
 
-class LeadConvertSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class LeadConvertSerializer(
+    PlainLengthErrorsMixin, RejectUnknownFieldsMixin, serializers.Serializer
+):
     deal_name = serializers.CharField(
         max_length=200,
         required=False,

@@ -45,6 +45,11 @@ class ImportResult:
     written: bool = False
     also_created: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def bad_rows(self) -> int:
+        """How many rows have a problem: a row with four bad cells is one bad row."""
+        return len({error.line for error in self.errors})
+
     def as_dict(self) -> dict:
         """JSON-serialisable, for a job row."""
         return asdict(self)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.choices import Role
 from accounts.models import Team, User
 from demo.builder import AMOUNT_RANGE, LOST_REASONS, DemoAlreadyLoaded, build_demo_organisation
+from demo.management.commands.seed_demo import login_url
 from metrics.choices import PeriodKind, TargetMetric
 from metrics.models import Target
 from periods.calendar import period_end, period_start
@@ -261,10 +262,13 @@ def test_team_targets_add_up_their_reps_and_regions_their_teams():
 # --- The command ----------------------------------------------------------------------------
 
 
-def test_command_prints_the_logins_and_their_password():
+def test_command_prints_the_logins_and_their_password(monkeypatch):
+    # `make run PORT=8123` seeds, then bin/run-embedded serves on that port.
+    monkeypatch.setenv("PORT", "8123")
+    monkeypatch.delenv("HOST", raising=False)
     output = seed_demo("--password", "open-sesame")
 
-    assert "Log in at http://127.0.0.1:8000/" in output
+    assert "Log in at http://127.0.0.1:8123/ with" in output
     assert "open-sesame" in output
     for user in User.objects.all():
         assert user.username in output
@@ -272,6 +276,20 @@ def test_command_prints_the_logins_and_their_password():
     assert User.objects.values("password").distinct().count() == 1
     assert User.objects.get(username="admin").check_password("open-sesame")
     assert "deals won" in output and "stage changes" in output
+
+
+@pytest.mark.parametrize(
+    ("environ", "url"),
+    [
+        ({}, "http://127.0.0.1:8000/"),
+        ({"PORT": "9000"}, "http://127.0.0.1:9000/"),
+        ({"HOST": "0.0.0.0", "PORT": "8080"}, "http://127.0.0.1:8080/"),
+        ({"HOST": "192.168.1.20"}, "http://192.168.1.20:8000/"),
+        ({"HOST": "::1", "PORT": "8001"}, "http://[::1]:8001/"),
+    ],
+)
+def test_login_address_is_where_run_embedded_serves(environ, url):
+    assert login_url(environ) == url
 
 
 def test_second_run_refuses_and_changes_nothing():

@@ -702,7 +702,7 @@ def test_the_command_lists_bad_rows_and_fails_when_nothing_was_written(rep, tmp_
     path = tmp_path / "deals.csv"
     path.write_bytes(csv_bytes(NEW_ROW, "D-2,X,,nobody,Prospecting,1,2026-01-05,,,,"))
     out = io.StringIO()
-    with pytest.raises(CommandError, match="Nothing was written: 1 errors in 1 rows"):
+    with pytest.raises(CommandError, match="Nothing was written: 1 problem in 1 of 2 rows"):
         call_command("import_csv", "deals", str(path), stdout=out, stderr=io.StringIO())
     assert "line 3, column owner: Unknown owner 'nobody'." in out.getvalue()
     assert not Deal.objects.exists()

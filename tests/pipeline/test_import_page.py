@@ -173,3 +173,60 @@ def test_an_oversized_file_is_a_form_error(client, admin_user, settings):
     assert response.status_code == 200
     assert "over 1 MB" in str(response.context["form"].errors["file"])
     assert not ImportJob.objects.exists()
+
+
+def test_one_bad_line_is_counted_as_one_bad_row(client, admin_user, rep):
+    client.force_login(admin_user)
+    # Line 3 has four problems (name, owner, stage, amount); lines 2 and 4 are fine.
+    bad = "X-2,,Acme,nobody,Nowhere,lots,2026-01-05,,,Web,\n"
+    upload(client, deals_csv(good_row("X-1"), bad, good_row("X-3")))
+    job = ImportJob.objects.get()
+    page = client.get(reverse("pipeline:import-job", args=[job.pk])).content.decode()
+
+    assert job.status == ImportJob.Status.REJECTED
+    assert {error["line"] for error in job.result["errors"]} == {3}
+    assert "4 problems in 1 of the 3 rows read." in page
+
+
+def test_a_manager_is_told_the_one_kind_they_import_not_offered_a_radio(client, manager):
+    client.force_login(manager)
+    page = client.get(reverse("pipeline:import")).content.decode()
+
+    assert 'type="radio"' not in page
+    assert "What the file holds: <strong>Deals</strong>" in page
+    assert '<input type="hidden" name="kind" value="deals"' in page
+
+
+def test_an_admin_chooses_between_people_and_deals(client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(reverse("pipeline:import")).content.decode()
+
+    assert page.count('type="radio" name="kind"') == 2
+
+
+@pytest.mark.parametrize("persona", ["rep", "manager"])
+def test_the_import_format_is_a_page_of_the_app(client, request, persona):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get(reverse("pipeline:import-format"))
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    assert "external_id, name, company, owner, stage, amount" in page
+    assert "username, full_name, email, role, team, parent_team" in page
+    assert "Prospecting, Qualification, Proposal, Negotiation, Won, Lost" in page
+    # Only those who may import get the button to do it.
+    assert (reverse("pipeline:import") in page) == (persona == "manager")
+
+
+def test_the_import_page_links_the_format_page_not_a_repository_path(client, manager):
+    client.force_login(manager)
+    page = client.get(reverse("pipeline:import")).content.decode()
+
+    assert f'href="{reverse("pipeline:import-format")}"' in page
+    assert "docs/import.md" not in page
+
+
+def test_anonymous_visitors_are_sent_to_log_in_for_the_format(client):
+    response = client.get(reverse("pipeline:import-format"))
+
+    assert response.status_code == 302 and reverse("login") in response["Location"]

@@ -525,7 +525,7 @@ def test_company_is_matched_without_regard_to_case(client, rep):
         ({"amount": "NaN"}, "amount", "Enter an amount such as 1234.50."),
         ({"expected_close_date": "31/31/2027"}, "expected_close_date", "valid date"),
         ({"stage": "abc"}, "stage", "valid choice"),
-        ({"company_name": "x" * 201}, "company_name", "at most 200"),
+        ({"company_name": "x" * 201}, "company_name", "At most 200 characters (you entered 201)."),
     ],
 )
 def test_create_with_bad_input_shows_field_errors_and_writes_nothing(
@@ -850,7 +850,7 @@ def test_quick_add_without_htmx_opens_the_new_deal(client, rep):
         {"name": "Plain", "company_name": "Form Co", **token(rep)},
     )
     assert response["Location"] == reverse("pipeline:deal-detail", args=[Deal.objects.get().pk])
-    errors = client.post(reverse("pipeline:deal-quick-add"), {"name": "No company", **token(rep)})
+    errors = client.post(reverse("pipeline:deal-quick-add"), {"name": "", **token(rep)})
     assert errors.status_code == 200
     assert "Quick add a deal" in errors.content.decode()
 

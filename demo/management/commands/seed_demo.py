@@ -1,4 +1,6 @@
 import datetime as dt
+import os
+from collections.abc import Mapping
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -13,7 +15,21 @@ from demo.builder import (
 )
 from metrics.services import backfill_dates, kpi_snapshot_backfill
 
-LOGIN_URL = "http://127.0.0.1:8000/"
+# Hosts that mean "every interface": a browser reaches them on the loopback address.
+ANY_HOST = {"", "0.0.0.0", "::", "[::]"}
+
+
+def login_url(environ: Mapping[str, str] | None = None) -> str:
+    """Where the server of `make run` answers: bin/run-embedded serves on $HOST:$PORT
+    (default 127.0.0.1:8000), and `make run` seeds just before it with the same environment."""
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    port = env.get("PORT", "").strip() or "8000"
+    if host in ANY_HOST:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"http://{host}:{port}/"
 
 
 def positive_float(value: str) -> float:
@@ -120,4 +136,4 @@ class Command(BaseCommand):
             team = login.team or "(organisation)"
             out.write(f"  {login.username:<{width}}{login.role:<9}{team:<21}{login.name}")
         out.write("")
-        out.write(f"Log in at {LOGIN_URL} with any of these; password: {password}")
+        out.write(f"Log in at {login_url()} with any of these; password: {password}")

@@ -2,6 +2,7 @@ import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 from tqdm import tqdm
 
 from pipeline.imports import ImportFileError, ImportResult, import_deals, import_reps
@@ -53,10 +54,11 @@ class Command(BaseCommand):
                 raise CommandError(f"{file}: {error}") from error
         self.report(result)
         if not result.written:
+            problems = len(result.errors)
             raise CommandError(
-                f"Nothing was written: {len(result.errors)} errors in "
-                f"{len({error.line for error in result.errors})} rows. Fix them, or import "
-                "the good rows with --skip-invalid."
+                f"Nothing was written: {problems} problem{pluralize(problems)} in "
+                f"{result.bad_rows} of {result.rows} row{pluralize(result.rows)}. Fix them, "
+                "or import the good rows with --skip-invalid."
             )
 
     def report(self, result: ImportResult) -> None:
