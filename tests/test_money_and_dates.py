@@ -95,7 +95,7 @@ def test_the_deal_list(client, rep, deals, frozen):
 def test_the_board(client, rep, deals, frozen):
     text = visible_text(client, rep, reverse("pipeline:deal-board"))
     assert re.search(r"Renewal .*\$1,235 closes 27 Feb 2027", text), text
-    assert re.search(r"Old thing .*\$3 closes 1 Jan 2020", text), text
+    assert re.search(r"Old thing .*\$3 overdue closes 1 Jan 2020", text), text
     assert re.search(r"Proposal 50% 1 deal \$1,235", text), text  # the column's total
     assert_no_iso_date(text)
 
