@@ -20,7 +20,7 @@ BOOKKEEPING_FIELDS = frozenset({"version", "updated_at"})
 EMPTY = "—"
 
 
-def shown_value(field: models.Field | None, value: Any) -> str | None:
+def shown_value(field: models.Field | None, value: Any, *, money: bool = True) -> str | None:
     """A field's value as the pages write it: money with thousands separators and the
     organisation's currency, date-times to the minute in TIME_ZONE ("3 Dec 2026, 06:44"),
     choices by label, related rows by name; None for an empty value."""
@@ -36,7 +36,7 @@ def shown_value(field: models.Field | None, value: Any) -> str | None:
     if isinstance(value, dt.date):
         return f"{value.day} {value:%b %Y}"
     if isinstance(value, Decimal) and isinstance(field, models.DecimalField):
-        if field.decimal_places == 2:
+        if money and field.decimal_places == 2:
             return f"{value:,.2f} {settings.ORGANISATION_CURRENCY}"
         return f"{value:,}"
     return str(value)
@@ -102,7 +102,10 @@ class AuditRecordContextHelper(HistoricalRecordContextHelper):
             if change.field in BOOKKEEPING_FIELDS:
                 continue
             field = self.model._meta.get_field(change.field)
-            old, new = shown_value(field, change.old), shown_value(field, change.new)
+            # A target of deals won or opportunities created is a count, not money.
+            money = getattr(self.record, "metric", "revenue") == "revenue"
+            old = shown_value(field, change.old, money=money)
+            new = shown_value(field, change.new, money=money)
             if old == new:
                 continue
             label = str(getattr(field, "verbose_name", change.field))

@@ -405,3 +405,21 @@ def test_an_admin_lead_edit_keeps_its_created_time(client, admin_user, rep):
     assert (lead.contact_name, lead.created_at) == ("Ann Lee", CREATED)
     latest, previous = Lead.history.filter(id=lead.pk).order_by("-history_id")[:2]
     assert [c.field for c in latest.diff_against(previous).changes] == ["contact_name"]
+
+
+def test_an_admin_target_edit_records_the_value_as_money_and_nothing_when_unchanged(
+    client, admin_user, manager, rep
+):
+    quarter = dt.date(2026, 1, 1)
+    targets_set(by=manager, changes=[TargetCell("quarter", quarter, Decimal(1000), user_id=rep.pk)])
+    target = Target.objects.get(user=rep)
+    client.force_login(admin_user)
+    url = reverse("admin:metrics_target_change", args=[target.pk])
+    data = form_as_shown(client.get(url).content.decode())
+    assert client.post(url, data).status_code == 302
+    assert Target.history.filter(id=target.pk).count() == 1  # the same value: nothing new
+    assert client.post(url, {**data, "value": "1500.00"}).status_code == 302
+    assert Target.history.filter(id=target.pk).count() == 2
+    history = page_text(client.get(reverse("admin:metrics_target_history", args=[target.pk])))
+    assert "Value: 1,000.00 USD → 1,500.00 USD" in history
+    assert "None" not in history
