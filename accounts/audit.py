@@ -20,7 +20,7 @@ BOOKKEEPING_FIELDS = frozenset({"version", "updated_at"})
 EMPTY = "—"
 
 
-def shown_value(field: models.Field | None, value: Any, *, money: bool = True) -> str | None:
+def shown_value(field: Any, value: Any, *, money: bool = True) -> str | None:
     """A field's value as the pages write it: money with thousands separators and the
     organisation's currency, date-times to the minute in TIME_ZONE ("3 Dec 2026, 06:44"),
     choices by label, related rows by name; None for an empty value."""
@@ -50,7 +50,7 @@ class KeepsStoredValues(forms.BaseForm):
     instance: models.Model
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         if getattr(self.instance, "pk", None) is None:
             return cleaned
         for field in self.instance._meta.concrete_fields:
@@ -74,7 +74,7 @@ def _shown_alike(widget: forms.Widget, stored: Any, submitted: Any) -> bool:
 
 def _as_shown(widget: forms.Widget, value: dt.datetime) -> list[Any]:
     if isinstance(widget, forms.MultiWidget):
-        parts = widget.decompress(value)
+        parts = widget.decompress(value) or []
         return [w.format_value(part) for w, part in zip(widget.widgets, parts, strict=True)]
     return [widget.format_value(timezone.localtime(value))]
 
@@ -88,7 +88,7 @@ class MinuteSplitDateTime(AdminSplitDateTime):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs)
-        self.widgets[1].format = "%H:%M"  # type: ignore[attr-defined]
+        self.widgets[1].format = "%H:%M"
 
 
 class AuditRecordContextHelper(HistoricalRecordContextHelper):
