@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from simple_history.admin import SimpleHistoryAdmin
 
+from .audit import AuditedAdmin
 from .models import Team, User
 
 
 @admin.register(User)
-class UserAdmin(SimpleHistoryAdmin, DjangoUserAdmin):
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     list_display = ["username", "get_full_name", "email", "role", "team", "is_active", "last_login"]
     list_filter = ["role", "team", "is_active", "is_staff"]
     search_fields = ["username", "first_name", "last_name", "email"]
@@ -33,7 +33,7 @@ class SubTeamInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(SimpleHistoryAdmin):
+class TeamAdmin(AuditedAdmin):
     list_display = ["name", "parent", "manager", "created_at"]
     list_filter = ["parent"]
     search_fields = ["name", "manager__username", "manager__last_name"]

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.audit import AuditedAdmin
 
 from .models import (
     CustomerFirstWin,
@@ -21,7 +22,7 @@ from .services import TargetCell, targets_set
 
 
 @admin.register(Target)
-class TargetAdmin(SimpleHistoryAdmin):
+class TargetAdmin(AuditedAdmin):
     list_display = ["__str__", "user", "team", "metric", "period_kind", "period_start", "value"]
     list_filter = ["metric", "period_kind", "team"]
     search_fields = ["user__username", "team__name"]

@@ -50,8 +50,9 @@ class KPIQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(
         choices=PeriodKind.choices,
         required=False,
-        help_text="Whose target applies; default: the smallest calendar period that "
-        "begins on start and contains end.",
+        help_text="The period to date whose whole target applies (attainment to date); "
+        "default: the range's own target (whole periods summed, parts of months prorated "
+        "by days; docs/kpis.md, Targets).",
     )
 
     def validate(self, attrs):

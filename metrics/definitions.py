@@ -172,9 +172,9 @@ DEFINITIONS: dict[str, Definition] = {
             "the scope's revenue target for the period",
             "money",
             better="",
-            note="The target set for the period's calendar month, quarter or year, or else the "
-            "sum of its parts' targets; for a free range, the monthly targets of the whole "
-            "months inside it. A team's target is the one set for the team.",
+            note="Found by the rule under “How a period's target is found” below: whole "
+            "periods add up, a period without a target takes its parts' or its share of the "
+            "enclosing one, parts of months are prorated by days.",
         ),
         Definition(
             "attainment",
@@ -186,6 +186,29 @@ DEFINITIONS: dict[str, Definition] = {
         ),
     ]
 }
+
+
+# How a range's target is found (metrics.target_ranges): the glossary page shows these
+# sentences and docs/kpis.md "Targets" says the same words (tests/metrics/test_definitions.py).
+TARGET_RULE = [
+    "A range made of whole calendar periods takes the sum of their targets: 1 Jan–30 Jun "
+    "is the first quarter's target plus the second's, not the year's.",
+    "A month, quarter or year takes the target set for it; without one, the sum of its "
+    "parts' targets (a quarter's months, a year's quarters) when every part has one; else "
+    "its share by days of the enclosing period's target (December is 31/92 of the fourth "
+    "quarter's), shown as “from the quarter's target” or “from the year's target”; else the "
+    "sum of the parts that have one. So a quarter with two of its three months set and a "
+    "year target takes its share of the year's.",
+    "Parts of months at a range's edges are prorated by days: 15 Jan–10 Feb is 17/31 of "
+    "January's target plus 10/28 of February's, each month's found as above.",
+    "A month, quarter or year to date (the nightly snapshots, the API's period parameter) "
+    "compares revenue so far with the whole period's target: on 23 November, 80,000 won "
+    "against a 100,000 November target is an attainment of 0.8.",
+    "The sums and shares are exact; the target is rounded once, at the end, to the cent, "
+    "half up, and attainment is revenue ÷ that target.",
+    "A team's target is the one set for the team (reps' targets are not added up); the "
+    "organisation's is the sum of its top-level teams' targets, each found by this rule.",
+]
 
 
 @dataclass(frozen=True)

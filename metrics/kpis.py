@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from functools import reduce
 from typing import Any, Literal
 
@@ -59,6 +60,7 @@ from metrics.models import (
     Target,
     WonDeal,
 )
+from metrics.target_ranges import RangeTarget, target_for_range, to_money
 from periods import calendar as periods
 from periods.durations import WallClockDays
 from pipeline.choices import StageKind
@@ -91,12 +93,15 @@ class KPIs:
     clv: Decimal | None
     target: Decimal | None
     attainment: float | None
+    # Not a KPI (not stored, not in the API): where a derived target comes from, in the
+    # goal card's words ("from the quarter's target"); "" for a target set for the period.
+    target_basis: str = field(default="", compare=False, metadata={"kpi": False})
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if key in KPI_KEYS}
 
 
-KPI_KEYS = [field.name for field in fields(KPIs)]
+KPI_KEYS = [f.name for f in fields(KPIs) if f.metadata.get("kpi", True)]
 
 
 # The calendar's: the instants of days start..end, and the as_of of a day's snapshot.
@@ -517,15 +522,12 @@ def _customers_now(
 
 def _revenue_targets(
     owner_field: str, start: dt.date, end: dt.date, restrict: Q, period: str | None = None
-) -> dict[Any, Decimal]:
-    """Revenue target per owner (user or team) for start..end; see `target_for_range`."""
-    if period is not None:
-        first = periods.period_start(start, period)
-        window = (first, periods.period_end(first, period))
-    elif (enclosing := periods.enclosing_period(start, end)) is not None:
-        window = (enclosing[1], periods.period_end(enclosing[1], enclosing[0]))
-    else:
-        window = (start, end)
+) -> dict[Any, RangeTarget]:
+    """Revenue target per owner (user or team) for start..end, by metrics.target_ranges:
+    one query, for the targets of the years the range touches (a month's target may be a
+    share of its year's)."""
+    first = periods.period_start(start, period) if period is not None else start
+    window = (periods.period_start(first, PeriodKind.YEAR), dt.date(end.year, 12, 31))
     rows = Target.objects.filter(
         restrict, metric=TargetMetric.REVENUE, period_start__range=window
     ).values_list(owner_field, "period_kind", "period_start", "value")
@@ -534,38 +536,10 @@ def _revenue_targets(
         by_owner[owner][(kind, period_start)] = Decimal(value)
     result = {}
     for owner, plan in by_owner.items():
-        total = target_for_range(plan, start, end, period)
-        if total is not None:
-            result[owner] = total
+        found = target_for_range(plan, start, end, period)
+        if found is not None:
+            result[owner] = found
     return result
-
-
-def target_for_range(
-    plan: dict[tuple[str, dt.date], Decimal], start: dt.date, end: dt.date, period: str | None
-) -> Decimal | None:
-    """The target of a range, from one owner's targets keyed by (period kind, start).
-
-    The range's period is `period` (the kind of a snapshot) when given, else the smallest
-    calendar period that begins on `start` and contains `end`. A period's target is the one
-    set for it or, failing that, the sum of its parts' (a quarter's months, a year's
-    quarters). A range that is no calendar period sums the whole months inside it.
-    """
-
-    def of_period(kind: str, first: dt.date) -> Decimal | None:
-        if (kind, first) in plan:
-            return plan[(kind, first)]
-        parts = [of_period(*child) for child in periods.child_periods(kind, first)]
-        known = [part for part in parts if part is not None]
-        return sum(known, Decimal(0)) if known else None
-
-    if period is not None:
-        return of_period(period, periods.period_start(start, period))
-    enclosing = periods.enclosing_period(start, end)
-    if enclosing is not None:
-        return of_period(*enclosing)
-    months = [plan.get((PeriodKind.MONTH, month)) for month in periods.months_within(start, end)]
-    known = [value for value in months if value is not None]
-    return sum(known, Decimal(0)) if known else None
 
 
 # --- Putting it together ------------------------------------------------------------------
@@ -600,7 +574,7 @@ def _ratio(numerator, denominator) -> float | None:
     return None if not denominator else float(numerator) / float(denominator)
 
 
-def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
+def _combine(parts: dict[str, Any], found: RangeTarget | None) -> KPIs:
     won, lost = parts.get("deals_won") or 0, parts.get("deals_lost") or 0
     revenue = _from_cents(parts.get("revenue_cents"))
     avg_deal_size = _money(revenue / won) if won else None
@@ -613,6 +587,8 @@ def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
             Decimal(open_deals) * Decimal(win_rate) * avg_deal_size / Decimal(cycle_mean)
         )
     customers = parts.get("customers") or 0
+    # Attainment is against the target as shown: rounded once, to the cent.
+    target = None if found is None else to_money(found.value)
     return KPIs(
         leads_created=parts.get("leads_created") or 0,
         opportunities_created=parts.get("opportunities_created") or 0,
@@ -636,8 +612,9 @@ def _combine(parts: dict[str, Any], target: Decimal | None) -> KPIs:
         else _money(Decimal(parts["customer_revenue_cents"]) / 100 / customers)
         if customers
         else None,
-        target=None if target is None else _money(target),
+        target=target,
         attainment=_ratio(revenue, target) if target else None,
+        target_basis=found.basis if found is not None else "",
     )
 
 
@@ -1105,12 +1082,18 @@ def _scope_kpis(
     return result
 
 
-def _org_target(start: dt.date, end: dt.date, period: str | None) -> dict[Any, Decimal]:
-    """The organisation's target: the sum of its top-level teams' targets."""
+def _org_target(start: dt.date, end: dt.date, period: str | None) -> dict[Any, RangeTarget]:
+    """The organisation's target: the sum of its top-level teams' targets (exact, rounded
+    once), each by the range rule; its basis theirs when they agree."""
     per_team = _revenue_targets(
         "team_id", start, end, Q(team__isnull=False, team__parent__isnull=True), period
     )
-    return {None: sum(per_team.values(), Decimal(0))} if per_team else {}
+    if not per_team:
+        return {}
+    bases = {found.basis for found in per_team.values()}
+    basis = bases.pop() if len(bases) == 1 else "sum of the top-level teams' targets"
+    total = sum((found.value for found in per_team.values()), Fraction(0))
+    return {None: RangeTarget(total, basis)}
 
 
 def _user_kpis(

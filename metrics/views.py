@@ -16,7 +16,7 @@ from pipeline.exports import csv_lines
 from . import dashboards
 from .choices import ScopeKind
 from .dashboards.tables import KPI_TABLE_COLUMNS, kpi_table_rows
-from .definitions import DEFINITIONS, TERMS
+from .definitions import DEFINITIONS, TARGET_RULE, TERMS
 
 
 @login_required
@@ -159,6 +159,7 @@ def glossary(request: HttpRequest) -> HttpResponse:
         {
             "definitions": list(DEFINITIONS.values()),
             "terms": list(TERMS.values()),
+            "target_rule": TARGET_RULE,
             "time_zone": settings.TIME_ZONE,
         },
     )

@@ -93,15 +93,38 @@ def child_periods(kind: str, start: dt.date) -> list[tuple[str, dt.date]]:
     return periods
 
 
-def months_within(start: dt.date, end: dt.date) -> list[dt.date]:
-    """First days of the whole months inside start..end."""
-    months, day = [], period_start(start, PeriodKind.MONTH)
-    if day < start:
-        day = period_end(day, PeriodKind.MONTH) + dt.timedelta(days=1)
-    while period_end(day, PeriodKind.MONTH) <= end:
-        months.append(day)
-        day = period_end(day, PeriodKind.MONTH) + dt.timedelta(days=1)
-    return months
+PARENT_KIND = {PeriodKind.MONTH: PeriodKind.QUARTER, PeriodKind.QUARTER: PeriodKind.YEAR}
+
+
+def parent_period(kind: str, start: dt.date) -> tuple[str, dt.date] | None:
+    """The quarter of a month or the year of a quarter; nothing for a year."""
+    parent = PARENT_KIND.get(PeriodKind(kind))
+    return None if parent is None else (parent, period_start(start, parent))
+
+
+def period_days(kind: str, start: dt.date) -> int:
+    return (period_end(start, kind) - start).days + 1
+
+
+def range_pieces(start: dt.date, end: dt.date) -> list[tuple[str, dt.date, int]]:
+    """start..end cut into the largest whole calendar periods it holds and, at its edges,
+    parts of months: (kind, first day of the period, days of it inside the range).
+    1 Jan..30 Jun is Q1 and Q2; 15 Jan..10 Feb is 17 days of January and 10 of February."""
+    pieces: list[tuple[str, dt.date, int]] = []
+    day = start
+    while day <= end:
+        for kind in reversed(KINDS_FINEST_FIRST):
+            if is_period_start(day, kind) and period_end(day, kind) <= end:
+                pieces.append((kind, day, period_days(kind, day)))
+                day = period_end(day, kind) + dt.timedelta(days=1)
+                break
+        else:
+            last = min(end, period_end(period_start(day, PeriodKind.MONTH), PeriodKind.MONTH))
+            pieces.append(
+                (PeriodKind.MONTH, period_start(day, PeriodKind.MONTH), (last - day).days + 1)
+            )
+            day = last + dt.timedelta(days=1)
+    return pieces
 
 
 # Periods named relative to today, as list filters offer them ("closing next quarter").

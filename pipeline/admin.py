@@ -2,7 +2,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.audit import AuditedAdmin, KeepsStoredValuesModelForm
 
 from .models import (
     Company,
@@ -86,6 +87,7 @@ class SoftDeleteAdminMixin:
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
+    form = KeepsStoredValuesModelForm
     list_display = ["name", "industry", "segment", "icp_fit", "created_at"]
     list_filter = ["segment", "icp_fit", "industry"]
     search_fields = ["name", "industry"]
@@ -126,7 +128,7 @@ class StageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
+class LeadAdmin(SoftDeleteAdminMixin, AuditedAdmin):
     list_display = [
         "__str__",
         "company",
@@ -197,7 +199,7 @@ class StageChangeInline(admin.TabularInline):
 
 
 @admin.register(Deal)
-class DealAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
+class DealAdmin(SoftDeleteAdminMixin, AuditedAdmin):
     list_display = [
         "name",
         "company",

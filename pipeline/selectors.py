@@ -10,6 +10,7 @@ from django.db.models import Count, Field, Manager, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.access import restrict
+from accounts.audit import shown_value
 from accounts.models import Team, User
 
 from .choices import LeadStatus, StageKind
@@ -121,6 +122,8 @@ class FieldChange:
     label: str
     old: str | None
     new: str | None
+    old_displayed: str | None = None  # as the pages write it
+    new_displayed: str | None = None
 
 
 @dataclass
@@ -174,9 +177,14 @@ def deal_change_history(*, deal: Deal, limit: int = DEAL_HISTORY_LIMIT) -> list[
                         label=_label(change.field),
                         old=_shown(change.field, change.old, names),
                         new=_shown(change.field, change.new, names),
+                        old_displayed=_displayed(change.field, change.old, names),
+                        new_displayed=_displayed(change.field, change.new, names),
                     )
                     for change in (delta.changes if delta else [])
                     if change.field not in HISTORY_HIDDEN_FIELDS
+                    # a date-time whose lost microseconds read the same is no change
+                    and _displayed(change.field, change.old, names)
+                    != _displayed(change.field, change.new, names)
                 ],
             )
         )
@@ -246,6 +254,7 @@ def _related_names(changes: Iterable[FieldDelta]) -> dict[str, dict[int, str]]:
 
 
 def _shown(field_name: str, value: object, names: dict[str, dict[int, str]]) -> str | None:
+    """A value as the API gives it: related rows by name, date-times ISO to the minute."""
     if value is None or value == "":
         return None
     if field_name in _RELATED:
@@ -254,6 +263,14 @@ def _shown(field_name: str, value: object, names: dict[str, dict[int, str]]) -> 
     if isinstance(value, dt.datetime):
         return timezone.localtime(value).isoformat(timespec="minutes")
     return str(value)
+
+
+def _displayed(field_name: str, value: object, names: dict[str, dict[int, str]]) -> str | None:
+    """A value as the pages write it (accounts.audit.shown_value): money with its currency,
+    "3 Dec 2026, 06:44"."""
+    if field_name in _RELATED:
+        return _shown(field_name, value, names)
+    return shown_value(Deal._meta.get_field(field_name), value)
 
 
 @dataclass

@@ -8,11 +8,12 @@ tables: deleting sets deleted_at (deal_delete, lead_delete), which hides them ev
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ForeignKey
+from django.db.models import ForeignKey, Model
 from django.utils import timezone
 
 from accounts.access import Capability, can
@@ -94,6 +95,7 @@ def deal_save(
     else in between raises DealConflict and nothing is written.
     """
     previous_stage_id = None
+    current = None
     if deal.pk is not None:
         # Lock the row: two moves of one deal at once must both land in the history, and
         # the version check and increment must not interleave with another save.
@@ -109,7 +111,16 @@ def deal_save(
         _check_external_id_not_deleted(deal)
     deal.full_clean(exclude=_loaded_relations(deal))
     _set_history_user(deal, by)
-    deal.save()
+    if current is None:
+        deal.save()
+    else:
+        # Only what changed is written (and recorded): a concurrent edit of another field
+        # is not overwritten, and a save that changes nothing leaves no history row.
+        changed = _changed_fields(deal, current, ignore=DEAL_BOOKKEEPING)
+        if not changed:
+            deal.version = current.version
+            return deal
+        deal.save(update_fields=[*changed, *DEAL_BOOKKEEPING])
     if moved:
         if at is None:
             closed = deal.closed_at if deal.stage.kind != StageKind.OPEN else None
@@ -122,6 +133,20 @@ def deal_save(
             changed_by=by,
         )
     return deal
+
+
+DEAL_BOOKKEEPING = ["version", "updated_at"]
+
+
+def _changed_fields(obj: Model, stored: Model, *, ignore: Iterable[str] = ()) -> list[str]:
+    """The concrete fields whose value differs between `obj` and the `stored` row."""
+    return [
+        field.name
+        for field in obj._meta.concrete_fields
+        if field.name not in ignore
+        and not field.primary_key
+        and getattr(obj, field.attname) != getattr(stored, field.attname)
+    ]
 
 
 def _check_stage_in_pipeline(stage: Stage, pipeline_id: int) -> None:
@@ -276,7 +301,14 @@ def lead_save(*, lead: Lead, by: User | None = None) -> Lead:
         lead.team_id = lead.owner.team_id
     lead.full_clean(exclude=_loaded_relations(lead))
     _set_history_user(lead, by)
-    lead.save()
+    stored = Lead.all_objects.filter(pk=lead.pk).first() if lead.pk is not None else None
+    if stored is None:
+        lead.save()
+        return lead
+    # Only what changed is written and recorded; nothing changed, nothing saved.
+    changed = _changed_fields(lead, stored)
+    if changed:
+        lead.save(update_fields=changed)
     return lead
 
 
@@ -317,7 +349,14 @@ def lead_set_status(*, lead: Lead, status: str, reason: str = "", by: User | Non
     lead.disqualified_reason = reason if status == LeadStatus.DISQUALIFIED else ""
     lead.full_clean(exclude=_loaded_relations(lead))
     _set_history_user(lead, by)
-    lead.save()
+    stored = Lead.all_objects.filter(pk=lead.pk).first() if lead.pk is not None else None
+    if stored is None:
+        lead.save()
+        return lead
+    # Only what changed is written and recorded; nothing changed, nothing saved.
+    changed = _changed_fields(lead, stored)
+    if changed:
+        lead.save(update_fields=changed)
     return lead
 
 

@@ -4,7 +4,10 @@ admin, services called by commands and tasks, and bulk imports alike."""
 
 import datetime as dt
 import io
+import re
 from decimal import Decimal
+from html import unescape
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -227,3 +230,196 @@ def test_a_reps_import_records_the_users_and_teams_it_writes(admin_user):
     import_reps(io.StringIO(header + body), by=admin_user)
     bob = User.history.filter(username="bob").latest()
     assert (bob.history_type, bob.last_name) == ("~", "Roberts")
+
+
+# --- A clean trail: only real changes, written and shown as the pages write them -------------
+
+
+class _FormFields(HTMLParser):
+    """The fields a browser would submit from a page's form: inputs (checked boxes only),
+    the selected option of each select, textareas."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.data[name] = a.get("value") or ""
+        elif tag == "select" and name:
+            self._select = name
+            self.data.setdefault(name, "")
+        elif tag == "option" and self._select and "selected" in a:
+            self.data[self._select] = a.get("value") or ""
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data[name] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea] += data
+
+
+def form_as_shown(html: str) -> dict[str, str]:
+    parser = _FormFields()
+    parser.feed(html)
+    return parser.data
+
+
+def page_text(response) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
+
+
+# Stored with seconds and microseconds; the admin's inputs show minutes ("06:44").
+CREATED = dt.datetime(2026, 11, 20, 9, 15, 42, 654321, tzinfo=dt.UTC)
+CLOSED = dt.datetime(2026, 12, 2, 6, 44, 31, 123456, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def won_deal(rep):
+    return DealFactory(
+        owner=rep,
+        name="Initech",
+        stage=default_stage("Won"),
+        amount=Decimal("40000.00"),
+        created_at=CREATED,
+        closed_at=CLOSED,
+    )
+
+
+def changed_fields(deal: Deal) -> list[str]:
+    """The fields of the deal's latest history row that differ from the row before it,
+    bookkeeping (the version every save raises) left out as the History pages leave it."""
+    latest, previous = Deal.history.filter(id=deal.pk).order_by("-history_id")[:2]
+    return sorted({c.field for c in latest.diff_against(previous).changes} - {"version"})
+
+
+def test_an_admin_amount_edit_writes_and_records_only_the_amount(client, admin_user, won_deal):
+    client.force_login(admin_user)
+    url = reverse("admin:pipeline_deal_change", args=[won_deal.pk])
+    data = form_as_shown(client.get(url).content.decode())
+    assert (data["closed_at_0"], data["closed_at_1"]) == ("2026-12-02", "06:44")  # minutes
+    before = Deal.history.filter(id=won_deal.pk).count()
+
+    response = client.post(url, {**data, "amount": "45500.00"})
+
+    assert response.status_code == 302, page_text(response)[:2000]
+    won_deal.refresh_from_db()
+    assert won_deal.amount == Decimal("45500.00")
+    assert (won_deal.created_at, won_deal.closed_at) == (CREATED, CLOSED)  # to the microsecond
+    assert Deal.history.filter(id=won_deal.pk).count() == before + 1
+    assert changed_fields(won_deal) == ["amount"]
+
+    history = page_text(client.get(reverse("admin:pipeline_deal_history", args=[won_deal.pk])))
+    assert "Amount: $40,000.00 → $45,500.00" in history
+    assert "Closed at" not in history and "Created at" not in history
+    assert "None" not in history
+    assert "2026-12-02T" not in history  # no raw ISO times
+
+
+def test_an_admin_save_that_changes_nothing_records_nothing(client, admin_user, won_deal):
+    client.force_login(admin_user)
+    url = reverse("admin:pipeline_deal_change", args=[won_deal.pk])
+    data = form_as_shown(client.get(url).content.decode())
+    before = Deal.history.filter(id=won_deal.pk).count()
+    assert client.post(url, data).status_code == 302
+    won_deal.refresh_from_db()
+    assert (won_deal.closed_at, won_deal.version) == (CLOSED, 1)
+    assert Deal.history.filter(id=won_deal.pk).count() == before
+
+
+def test_an_admin_time_changed_to_another_minute_is_saved(client, admin_user, won_deal):
+    client.force_login(admin_user)
+    url = reverse("admin:pipeline_deal_change", args=[won_deal.pk])
+    data = form_as_shown(client.get(url).content.decode())
+    assert client.post(url, {**data, "closed_at_1": "07:10"}).status_code == 302
+    won_deal.refresh_from_db()
+    assert won_deal.closed_at == dt.datetime(2026, 12, 2, 7, 10, tzinfo=dt.UTC)
+    assert won_deal.created_at == CREATED
+    assert changed_fields(won_deal) == ["closed_at"]
+
+
+def test_an_app_amount_edit_writes_and_shows_only_the_amount(client, rep, won_deal):
+    client.force_login(rep)
+    url = reverse("pipeline:deal-detail", args=[won_deal.pk])
+    page = client.get(url)
+    bound = page.context["form"]
+    data = {name: bound[name].value() for name in bound.fields}
+    data = {name: "" if value is None else value for name, value in data.items()}
+    before = Deal.history.filter(id=won_deal.pk).count()
+
+    assert client.post(url, {**data, "amount": "45500"}).status_code == 302
+
+    won_deal.refresh_from_db()
+    assert (won_deal.amount, won_deal.created_at, won_deal.closed_at) == (
+        Decimal("45500.00"),
+        CREATED,
+        CLOSED,
+    )
+    assert Deal.history.filter(id=won_deal.pk).count() == before + 1
+    assert changed_fields(won_deal) == ["amount"]
+    entry = deal_change_history(deal=won_deal)[0]
+    assert [(c.label, c.old_displayed, c.new_displayed) for c in entry.changes] == [
+        ("Amount", "$40,000.00", "$45,500.00")
+    ]
+    text = page_text(client.get(url))
+    assert "Amount: $40,000.00 → $45,500.00" in text
+    assert "None" not in text
+
+
+def test_a_service_save_that_changes_nothing_keeps_the_version_and_records_nothing(rep):
+    deal = DealFactory(owner=rep)
+    before = Deal.history.filter(id=deal.pk).count()
+    saved = deal_save(deal=Deal.objects.get(pk=deal.pk), by=rep)
+    assert saved.version == Deal.objects.get(pk=deal.pk).version == 1
+    assert Deal.history.filter(id=deal.pk).count() == before
+
+
+def test_an_old_microseconds_only_change_is_not_shown(rep):
+    # A row written before this fix: closed_at lost its microseconds, nothing else changed.
+    deal = DealFactory(owner=rep, stage=default_stage("Won"), created_at=CREATED, closed_at=CLOSED)
+    Deal.objects.filter(pk=deal.pk).update(closed_at=CLOSED.replace(microsecond=0))
+    edit(deal, rep, closed_at=CLOSED.replace(microsecond=0), amount=Decimal("5"))
+    assert [c.field for c in deal_change_history(deal=deal)[0].changes] == ["amount"]
+
+
+def test_an_admin_lead_edit_keeps_its_created_time(client, admin_user, rep):
+    lead = LeadFactory(owner=rep, created_at=CREATED, contact_name="Ann")
+    client.force_login(admin_user)
+    url = reverse("admin:pipeline_lead_change", args=[lead.pk])
+    data = form_as_shown(client.get(url).content.decode())
+    assert client.post(url, {**data, "contact_name": "Ann Lee"}).status_code == 302
+    lead.refresh_from_db()
+    assert (lead.contact_name, lead.created_at) == ("Ann Lee", CREATED)
+    latest, previous = Lead.history.filter(id=lead.pk).order_by("-history_id")[:2]
+    assert [c.field for c in latest.diff_against(previous).changes] == ["contact_name"]
+
+
+def test_an_admin_target_edit_records_the_value_as_money_and_nothing_when_unchanged(
+    client, admin_user, manager, rep
+):
+    quarter = dt.date(2026, 1, 1)
+    targets_set(by=manager, changes=[TargetCell("quarter", quarter, Decimal(1000), user_id=rep.pk)])
+    target = Target.objects.get(user=rep)
+    client.force_login(admin_user)
+    url = reverse("admin:metrics_target_change", args=[target.pk])
+    data = form_as_shown(client.get(url).content.decode())
+    assert client.post(url, data).status_code == 302
+    assert Target.history.filter(id=target.pk).count() == 1  # the same value: nothing new
+    assert client.post(url, {**data, "value": "1500.00"}).status_code == 302
+    assert Target.history.filter(id=target.pk).count() == 2
+    history = page_text(client.get(reverse("admin:metrics_target_history", args=[target.pk])))
+    assert "Value: $1,000.00 → $1,500.00" in history
+    assert "None" not in history

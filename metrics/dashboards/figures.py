@@ -241,6 +241,7 @@ class Goal:
     attainment: float | None
     days_elapsed: int | None
     days_total: int
+    target_basis: str = ""  # where a derived target comes from ("from the quarter's target")
 
     @property
     def percent(self) -> int:
@@ -271,7 +272,7 @@ def goal(kpis: KPIs, period: Period, *, today: dt.date) -> Goal:
     elapsed = None
     if period.start <= today <= period.end:
         elapsed = (today - period.start).days + 1
-    return Goal(kpis.revenue, kpis.target, kpis.attainment, elapsed, period.days)
+    return Goal(kpis.revenue, kpis.target, kpis.attainment, elapsed, period.days, kpis.target_basis)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,8 @@ times "3 Dec 2025, 06:45" in TIME_ZONE. An undefined value is "—": never "None
 an error (docs/kpis.md "Money", docs/app.md "Dates").
 """
 
-import datetime as dt
 import functools
 import html
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.conf import settings
@@ -18,36 +16,11 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from metrics.definitions import DEFINITIONS, TERMS
-from periods.formats import day_text, moment_text
+from periods.formats import MINUS, _currency_parts, _is_number, day_text, moment_text, money_text
 
 register = template.Library()
 
 UNDEFINED = "—"
-MINUS = "−"
-
-
-def _is_number(value) -> bool:
-    if value is None or isinstance(value, bool):
-        return False
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return False
-    return number == number and number not in (float("inf"), float("-inf"))
-
-
-# The currencies written with a symbol; every other one by its ISO 4217 code, as "$" alone
-# would be ambiguous between the dollars (and "kr" between the crowns).
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
-QUANTUMS = {0: Decimal(1), 2: Decimal("0.01")}
-
-
-@functools.lru_cache(maxsize=8)
-def _currency_parts(code: str) -> tuple[str, str]:
-    # (before the minus sign, after it): "−$1,234" but "CHF −1,234", as "$-1,234" and
-    # "−CHF 1,234" both read oddly.
-    symbol = SYMBOLS.get(code)
-    return ("", symbol) if symbol else (f"{code}\N{NO-BREAK SPACE}", "")
 
 
 def currency() -> str:
@@ -59,21 +32,8 @@ def currency() -> str:
 
 @register.filter
 def money(value, places: int = 2) -> str:
-    """36000 -> "$36,000.00"; money:0 -> "$36,000" (half up: 9,750.50 -> "$9,751");
-    -5 -> "−$5.00"; CHF: "CHF 36,000.00"."""
-    if not _is_number(value):
-        return UNDEFINED
-    places = int(places)
-    number = value if type(value) is Decimal else Decimal(str(value))
-    # Format's own rounding is half even (0.5 -> 0); a figure is rounded half up everywhere.
-    try:
-        number = number.quantize(QUANTUMS.get(places) or Decimal(1).scaleb(-places), ROUND_HALF_UP)
-    except InvalidOperation:  # past 28 digits: no money, left as it is
-        pass
-    head, symbol = _currency_parts(settings.ORGANISATION_CURRENCY)
-    if number < 0:
-        return f"{head}{MINUS}{symbol}{-number:,.{places}f}"
-    return f"{head}{symbol}{abs(number):,.{places}f}"  # abs: -0.4 rounds to "0", not "-0"
+    """36000 -> "$36,000.00"; money:0 -> "$36,000" (half up); see periods.formats."""
+    return money_text(value, int(places))
 
 
 @register.filter
@@ -137,29 +97,6 @@ def count(value) -> str:
 
 # A deal's history (pipeline.selectors.deal_change_history) gives values as the API sends
 # them, ISO dates and decimal strings; its panel on the deal page shows them as pages do.
-_HISTORY_FORMATS = {
-    "amount": lambda text: money(Decimal(text)),
-    "expected_close_date": lambda text: day(dt.date.fromisoformat(text)),
-    "created_at": lambda text: moment(dt.datetime.fromisoformat(text)),
-    "closed_at": lambda text: moment(dt.datetime.fromisoformat(text)),
-}
-
-
-@register.filter
-def history_value(value, field: str) -> str:
-    """A value of a deal's history as pages write it: "2026-12-01" -> "1 Dec",
-    "40000.00" -> "$40,000.00"; none -> "—"; anything else as it is."""
-    if value is None or value == "":
-        return UNDEFINED
-    shown = _HISTORY_FORMATS.get(field)
-    if shown is None:
-        return str(value)
-    try:
-        return shown(str(value))
-    except (ValueError, ArithmeticError):
-        return str(value)
-
-
 def format_kpi(key: str, value, *, whole: bool = False) -> str:
     """A KPI's value in its unit; money in whole units with `whole`, else with cents."""
     unit = DEFINITIONS[key].unit

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from metrics.dashboards import Figure
-from metrics.definitions import DEFINITIONS, TERMS
+from metrics.definitions import DEFINITIONS, TARGET_RULE, TERMS
 from metrics.kpis import KPI_KEYS
 from metrics.templatetags.kpi_format import change_text, count, days, format_kpi, money, percent
 
@@ -103,3 +104,15 @@ def test_changes_read_in_the_unit_of_the_figure():
     assert Figure(key="sales_cycle_days_mean", value=30.0, previous=40.0).tone == "up"
     assert Figure(key="deals_lost", value=3, previous=1).tone == "down"
     assert Figure(key="target", value=Decimal(2), previous=Decimal(1)).tone == ""
+
+
+@pytest.mark.django_db
+def test_the_target_rule_is_stated_once_in_the_same_words(client, rep):
+    client.force_login(rep)
+    page = client.get(reverse("metrics:glossary")).content.decode()
+    docs = re.sub(r"\s+", " ", re.sub(r"[*`]", "", DOCS.read_text()))
+    for sentence in TARGET_RULE:
+        assert escape(sentence) in page
+        assert sentence in docs
+    # The rule it replaces ("the smallest calendar period that starts on start...") is gone.
+    assert "smallest calendar period" not in page + docs

@@ -8,15 +8,16 @@ import time_machine
 from django.template import Context, Template
 from django.test import override_settings
 
+from accounts.audit import shown_value
 from metrics.templatetags.kpi_format import (
     day,
     format_kpi,
-    history_value,
     kpi,
     moment,
     money,
     money_whole,
 )
+from pipeline.models import Deal
 
 # 7 Dec 2026, 21:00 UTC: "this year" is 2026 in every time zone the tests use.
 NOW = dt.datetime(2026, 12, 7, 21, 0, tzinfo=dt.UTC)
@@ -139,9 +140,10 @@ def test_templates_use_the_filters():
 @time_machine.travel(NOW, tick=False)
 @override_settings(TIME_ZONE="Europe/Zurich")  # UTC+1 in December
 def test_a_deals_history_reads_like_its_page():
-    assert history_value("2027-01-15", "expected_close_date") == "15 Jan 2027"
-    assert history_value("2026-12-02T06:44+00:00", "closed_at") == "2 Dec, 07:44"
-    assert history_value("40000.00", "amount") == "$40,000.00"
-    assert history_value(None, "amount") == "—"
-    assert history_value("Acme", "company") == "Acme"
-    assert history_value("2026-12-02", "name") == "2026-12-02"  # a name stays as written
+    field = Deal._meta.get_field
+    assert shown_value(field("expected_close_date"), dt.date(2027, 1, 15)) == "15 Jan 2027"
+    closed = dt.datetime(2026, 12, 2, 6, 44, 31, 123456, tzinfo=dt.UTC)
+    assert shown_value(field("closed_at"), closed) == "2 Dec, 07:44"
+    assert shown_value(field("amount"), Decimal("40000.00")) == "$40,000.00"
+    assert shown_value(field("amount"), None) is None  # the panel writes "—"
+    assert shown_value(field("name"), "2026-12-02") == "2026-12-02"  # a name stays as written

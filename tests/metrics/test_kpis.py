@@ -140,7 +140,25 @@ def test_a_quarter_without_its_own_target_sums_its_months(org):
 
 
 def test_month_to_date_keeps_the_whole_month_target(org):
-    # Feb 1..Feb 14: D1 was won on Feb 9, so a1 has 10,000 of February's 10,000
+    # Feb 1..Feb 14 as the month to date (period=month, as the snapshots and the API's
+    # period= ask): D1 was won on Feb 9, so a1 has 10,000 of February's whole 10,000
+    kpis = kpis_for_scope(
+        kind="user",
+        scope_id=org.a1.pk,
+        start=dt.date(2026, 2, 1),
+        end=dt.date(2026, 2, 14),
+        as_of=AS_OF,
+        period="month",
+    )
+    assert (kpis.revenue, kpis.target, kpis.attainment) == (
+        Decimal("10000.00"),
+        Decimal("10000.00"),
+        1.0,
+    )
+
+
+def test_a_free_range_inside_a_month_takes_its_share_of_the_month_target(org):
+    # The same days as a free range: 14 of February's 28 days of 10,000 = 5,000
     kpis = kpis_for_scope(
         kind="user",
         scope_id=org.a1.pk,
@@ -148,10 +166,10 @@ def test_month_to_date_keeps_the_whole_month_target(org):
         end=dt.date(2026, 2, 14),
         as_of=AS_OF,
     )
-    assert (kpis.revenue, kpis.target, kpis.attainment) == (
-        Decimal("10000.00"),
-        Decimal("10000.00"),
-        1.0,
+    assert (kpis.target, kpis.attainment, kpis.target_basis) == (
+        Decimal("5000.00"),
+        2.0,
+        "the month's target, prorated by days",
     )
 
 

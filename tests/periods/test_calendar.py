@@ -99,3 +99,23 @@ def test_callers_import_the_calendar(module):
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
     assert imported & {"periods", "periods.calendar"}
+
+
+def test_a_range_is_cut_into_whole_periods_and_parts_of_months():
+    # H1 is two quarters; 15 Jan..10 Feb 17 days of January and 10 of February;
+    # 3 Nov 2025..10 Feb 2027: 28 days of Nov, December, the year 2026, January, 10 days
+    assert calendar.range_pieces(D(2026, 1, 1), D(2026, 6, 30)) == [
+        ("quarter", D(2026, 1, 1), 90),
+        ("quarter", D(2026, 4, 1), 91),
+    ]
+    assert calendar.range_pieces(D(2026, 1, 15), D(2026, 2, 10)) == [
+        ("month", D(2026, 1, 1), 17),
+        ("month", D(2026, 2, 1), 10),
+    ]
+    assert calendar.range_pieces(D(2025, 11, 3), D(2027, 2, 10)) == [
+        ("month", D(2025, 11, 1), 28),
+        ("month", D(2025, 12, 1), 31),
+        ("year", D(2026, 1, 1), 365),
+        ("month", D(2027, 1, 1), 31),
+        ("month", D(2027, 2, 1), 10),
+    ]

@@ -28,6 +28,14 @@ def signed_in(user) -> Client:
     return client
 
 
+def someone_edits(deal: Deal, user) -> Deal:
+    """Someone saves a change to the deal (a save that changes nothing writes nothing and
+    keeps the version)."""
+    other = Deal.objects.get(pk=deal.pk)
+    other.amount += 1
+    return deal_save(deal=other, by=user)
+
+
 def form(page, **values) -> dict:
     """The edit form as the page rendered it (hidden version included), with `values`."""
     bound = page.context["form"]
@@ -77,7 +85,7 @@ def test_saving_again_after_the_conflict_is_a_deliberate_overwrite(deal, rep, ma
 
 def test_a_stale_close_form_is_refused(client, deal, rep):
     client.force_login(rep)
-    deal_save(deal=Deal.objects.get(pk=deal.pk), by=rep)  # someone saves: version 2
+    someone_edits(deal, rep)  # version 2
     response = client.post(
         reverse("pipeline:deal-close", args=[deal.pk]),
         {"outcome": "won", "amount": "100", "version": 1},
@@ -90,7 +98,7 @@ def test_a_stale_close_form_is_refused(client, deal, rep):
 
 def test_a_stale_move_is_refused(client, deal, rep):
     client.force_login(rep)
-    deal_save(deal=Deal.objects.get(pk=deal.pk), by=rep)
+    someone_edits(deal, rep)
     response = client.post(
         reverse("pipeline:deal-move", args=[deal.pk]),
         {"stage": default_stage("Proposal").pk, "version": 1},
@@ -101,7 +109,9 @@ def test_a_stale_move_is_refused(client, deal, rep):
 
 
 def test_the_service_writes_nothing_on_a_conflict(deal, rep):
-    saved = deal_save(deal=Deal.objects.get(pk=deal.pk), by=rep, expected_version=1)
+    first = Deal.objects.get(pk=deal.pk)
+    first.amount = Decimal("200.00")
+    saved = deal_save(deal=first, by=rep, expected_version=1)
     assert saved.version == 2
     history = Deal.history.filter(id=deal.pk).count()
     stale = Deal.objects.get(pk=deal.pk)
@@ -134,7 +144,7 @@ def test_api_the_second_of_two_patches_from_the_same_version_is_a_409(deal, rep,
 
 def test_api_a_stale_move_is_a_409(deal, rep):
     client = signed_in(rep)
-    deal_save(deal=Deal.objects.get(pk=deal.pk), by=rep)
+    someone_edits(deal, rep)
     answer = client.post(
         f"/api/v1/deals/{deal.pk}/move/",
         {"stage": default_stage("Proposal").pk, "version": 1},
@@ -146,7 +156,7 @@ def test_api_a_stale_move_is_a_409(deal, rep):
 
 def test_api_without_a_version_the_last_write_wins(deal, rep):
     client = signed_in(rep)
-    deal_save(deal=Deal.objects.get(pk=deal.pk), by=rep)
+    someone_edits(deal, rep)
     answer = client.patch(
         f"/api/v1/deals/{deal.pk}/", {"name": "Blind"}, content_type="application/json"
     )
