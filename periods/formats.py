@@ -8,6 +8,7 @@ plain decimals."""
 import datetime as dt
 import functools
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,7 +29,7 @@ def _currency_parts(code: str) -> tuple[str, str]:
     return ("", symbol) if symbol else (f"{code}\N{NO-BREAK SPACE}", "")
 
 
-def _is_number(value) -> bool:
+def _is_number(value: Any) -> bool:
     if value is None or isinstance(value, bool):
         return False
     try:
@@ -38,7 +39,7 @@ def _is_number(value) -> bool:
     return number == number and number not in (float("inf"), float("-inf"))
 
 
-def money_text(value, places: int = 2) -> str:
+def money_text(value: Any, places: int = 2) -> str:
     """36000 -> "$36,000.00"; places 0 -> "$36,000" (half up: 9,750.50 -> "$9,751");
     -5 -> "−$5.00"; CHF: "CHF 36,000.00"; not a number -> "—"."""
     if not _is_number(value):
