@@ -250,8 +250,21 @@ def check_nav(page, width: int, shot: str = "") -> list[str]:
     return problems
 
 
+# Dates are written one way on pages ("3 Dec", "27 Feb 2025"; periods.formats): neither ISO
+# nor month-first, in the page's text (inputs, links and <code> samples of the CSV format
+# keep ISO).
+MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+OTHER_DATE_FORMATS = re.compile(rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|(?<!\d )\b{MONTH} \d{{1,2}}\b(?!:)")
+PROSE = """() => {
+  const main = document.querySelector("main").cloneNode(true);
+  main.querySelectorAll("code, pre, script").forEach((el) => el.remove());
+  return main.textContent;
+}"""
+
+
 def walk(page, live_server, role: str, pages: list[tuple[str, str, int]]) -> list[str]:
-    """Each page at both widths: its status, the fit, the nav, a screenshot."""
+    """Each page at both widths: its status, the fit, the nav, one date format, a
+    screenshot."""
     problems = []
     for name, path, status in pages:
         for width, height in WIDTHS.items():
@@ -263,6 +276,8 @@ def walk(page, live_server, role: str, pages: list[tuple[str, str, int]]) -> lis
                 problems.append(f"{where}: status {response.status}, not {status}")
             screenshot(page, f"{name}-{role}-{width}")
             problems += [f"{where}: {p}" for p in page.evaluate(FITS)]
+            text = page.evaluate(PROSE)
+            problems += [f"{where}: date {d!r}" for d in OTHER_DATE_FORMATS.findall(text)]
             if role != "anonymous":
                 shot = f"nav-open-{role}-{width}" if name == pages[0][0] else ""
                 problems += [f"{where}: {p}" for p in check_nav(page, width, shot)]
@@ -357,6 +372,7 @@ def test_every_page_fits_at_laptop_and_phone_width_for_every_role(live_server, p
         ("targets", "/targets/", 200),
         ("target-history", "/targets/history/", 200),
         ("import", "/import/", 200),
+        ("import-format", "/import/format/", 200),
         ("definitions", "/definitions/", 200),
         ("404", f"/teams/{org.region}/", 404),
     ]
