@@ -970,6 +970,9 @@ class ScopesKPIs:
     org: KPIs | None
     teams: dict[int, KPIs]
     users: dict[int, KPIs]
+    # The `also` ranges' figures of the organisation, or else of the teams.
+    also_org: list[KPIs] = field(default_factory=list)
+    also_teams: list[dict[int, KPIs]] = field(default_factory=list)
 
 
 def kpis_of_scopes(
@@ -982,13 +985,19 @@ def kpis_of_scopes(
     team_root_ids: Iterable[int] | None = None,
     user_ids: Iterable[int] = (),
     live: bool = False,
+    also: Iterable[tuple[dt.date, str | None]] = (),
 ) -> ScopesKPIs:
     """The figures of kpis_for_scope("org"), kpis_by_team(root_ids=team_root_ids) (no teams
     when None) and kpis_by_user(user_ids), in the queries of one of them: every scope is a
     sum of the same (owner, team) cells, so the cells are read once for all three, and the
     cycle medians of every scope in one pass over the buckets. A page of 30 teams and 200
-    reps read them three times (docs/performance.md)."""
-    ranges: _Ranges = [(start, period)]
+    reps read them three times (docs/performance.md).
+
+    `also`: more (start, period) ranges to the same end for the organisation (with `org`),
+    else for the teams, computed in the same queries (a family's starts are columns of one
+    query; each range adds only its targets' query): a trend's live month and quarter to
+    date."""
+    ranges: list[tuple[dt.date, str | None]] = [(start, period), *also]
     user_ids = list(user_ids)
     scope_sets = []
     if org:
@@ -1000,15 +1009,22 @@ def kpis_of_scopes(
         scope_sets.append(_teams_set(parent))
     if user_ids:
         scope_sets.append(_users_set(user_ids))
-    parts = iter(_compute_periods(scope_sets, [start], end, as_of, live=live) if scope_sets else [])
+    starts = [range_start for range_start, _ in ranges]
+    parts = iter(_compute_periods(scope_sets, starts, end, as_of, live=live) if scope_sets else [])
+    org_kpis = _scope_kpis("org", None, ranges, end, as_of, next(parts)) if org else [None]
+    team_ranges = ranges[:1] if org else ranges
+    team_kpis = (
+        _team_kpis(team_ranges, end, as_of, parts=next(parts)[: len(team_ranges)], parent=parent)
+        if parent is not None
+        else [{}]
+    )
+    users = _user_kpis(user_ids, ranges[:1], end, as_of, next(parts)[:1]) if user_ids else [{}]
     return ScopesKPIs(
-        org=_scope_kpis("org", None, ranges, end, as_of, next(parts))[0] if org else None,
-        teams=(
-            _team_kpis(ranges, end, as_of, parts=next(parts), parent=parent)[0]
-            if parent is not None
-            else {}
-        ),
-        users=_user_kpis(user_ids, ranges, end, as_of, next(parts))[0] if user_ids else {},
+        org=org_kpis[0],
+        teams=team_kpis[0],
+        users=users[0],
+        also_org=[k for k in org_kpis[1:] if k is not None],
+        also_teams=team_kpis[1:],
     )
 
 

@@ -38,7 +38,7 @@ from .figures import (
     withheld_kpis,
 )
 from .period_picker import Period
-from .trends import Trend, monthly_trend
+from .trends import Trend, live_ranges, monthly_trend
 
 # The figures a page shows first, each against the previous period (and the team).
 HEADLINE_KEYS = [
@@ -233,13 +233,15 @@ def team_dashboard(
         .select_related("team")
         .order_by("first_name", "last_name", "username")
     )
-    # The team, its sub-teams and its reps in one computation (kpis_of_scopes).
+    # The team, its sub-teams and its reps in one computation (kpis_of_scopes), with the
+    # trend's live month and quarter to date.
     together = kpis_of_scopes(
         **window,
         period=period.target_period,
         team_root_ids=[team.pk],
         user_ids=[u.pk for u in reps],
         live=True,
+        also=live_ranges(period.end, now),
     )
     kpis, by_user = together.teams[team.pk], together.users
     team_rows = []
@@ -274,7 +276,11 @@ def team_dashboard(
         reps_total=len(rep_rows),
         median=median_kpis(by_user.values()) if by_user else None,
         trend=monthly_trend(
-            scope_kind=ScopeKind.TEAM, scope_id=team.pk, last_day=period.end, as_of=now
+            scope_kind=ScopeKind.TEAM,
+            scope_id=team.pk,
+            last_day=period.end,
+            as_of=now,
+            live_figures=[figures[team.pk] for figures in together.also_teams] or None,
         ),
         funnel=funnel_for_scope(kind="team", scope_id=team.pk, **window, live=True),
         stages=StagePipelineChart(
@@ -385,7 +391,8 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
         .select_related("team")
         .order_by("first_name", "last_name", "username")
     )
-    # The organisation, every team and every rep in one computation (kpis_of_scopes).
+    # The organisation, every team and every rep in one computation (kpis_of_scopes), with
+    # the trend's live month and quarter to date.
     together = kpis_of_scopes(
         **window,
         period=period.target_period,
@@ -393,6 +400,7 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
         team_root_ids=[t.pk for t in roots] if teams else None,
         user_ids=[u.pk for u in reps],
         live=True,
+        also=live_ranges(period.end, now),
     )
     assert together.org is not None
     kpis, by_team, by_user = together.org, together.teams, together.users
@@ -417,7 +425,13 @@ def org_dashboard(*, period: Period, now: dt.datetime, sort: str) -> ScopeDashbo
         reps=rep_rows[:ORG_LEADERBOARD_SIZE],
         reps_total=len(rep_rows),
         median=median_kpis(by_user.values()) if by_user else None,
-        trend=monthly_trend(scope_kind=ScopeKind.ORG, scope_id=0, last_day=period.end, as_of=now),
+        trend=monthly_trend(
+            scope_kind=ScopeKind.ORG,
+            scope_id=0,
+            last_day=period.end,
+            as_of=now,
+            live_figures=together.also_org or None,
+        ),
         funnel=funnel_for_scope(kind="org", scope_id=None, **window, live=True),
         stages=StagePipelineChart(
             pipeline_by_stage(kind="org", scope_id=None, **window, live=True)

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from metrics.choices import PeriodKind, ScopeKind
-from metrics.kpis import KPI_KEYS, kpis_for_scope_to_date
+from metrics.kpis import KPI_KEYS, KPIs, kpis_for_scope_to_date
 from metrics.models import KPISnapshot
 from periods import calendar as periods
 
@@ -178,6 +178,19 @@ def _scope_of(scope_kind: str, scope_id: int) -> tuple[Any, int | None]:
     return (scope_kind, None) if scope_kind == ScopeKind.ORG else (scope_kind, scope_id)
 
 
+def live_ranges(last_day: dt.date, as_of: dt.datetime) -> list[tuple[dt.date, str]]:
+    """The ranges of a trend's live point, (start, period kind), month then quarter to
+    today; none when the trend ends before today's month. A page asks for them in its own
+    KPI computation (kpis_of_scopes(also=...)) and hands the figures to monthly_trend."""
+    today = timezone.localdate(as_of)
+    if periods.period_start(min(last_day, today), PeriodKind.MONTH) != today.replace(day=1):
+        return []
+    return [
+        (today.replace(day=1), PeriodKind.MONTH),
+        (periods.period_start(today, PeriodKind.QUARTER), PeriodKind.QUARTER),
+    ]
+
+
 def monthly_trend(
     *,
     scope_kind: str,
@@ -186,12 +199,14 @@ def monthly_trend(
     as_of: dt.datetime,
     months: int = TREND_MONTHS,
     quarters: bool = True,
+    live_figures: list[KPIs] | None = None,
 ) -> Trend:
     """The `months` months up to the one containing `last_day`. A closed month: its
     month-end snapshot rows (the month's and, with `quarters`, the quarter to date), or the
     latest night's of that month when the nightly job has not frozen its end yet. The month
     of today (as_of's day): live, month and quarter to today, from the summary tables like
-    the tiles. Two queries for the snapshots and the live figures' few, whatever `months`."""
+    the tiles; `live_figures`: those figures (of live_ranges) already computed by the page.
+    Two queries for the snapshots and the live figures' few, whatever `months`."""
     today = timezone.localdate(as_of)
     last_month = periods.period_start(min(last_day, today), PeriodKind.MONTH)
     month_starts = [periods.add_months(last_month, -n) for n in reversed(range(months))]
@@ -229,7 +244,7 @@ def monthly_trend(
         starts: list[tuple[dt.date, str | None]] = [(live_month, PeriodKind.MONTH)]
         if quarters:
             starts.append((periods.period_start(today, PeriodKind.QUARTER), PeriodKind.QUARTER))
-        live = kpis_for_scope_to_date(
+        live = live_figures or kpis_for_scope_to_date(
             kind=kind, scope_id=kpis_id, starts=starts, end=today, as_of=as_of, live=True
         )
         result[live_month] = TrendMonth(
