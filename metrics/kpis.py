@@ -524,13 +524,23 @@ def _revenue_targets(
     owner_field: str, start: dt.date, end: dt.date, restrict: Q, period: str | None = None
 ) -> dict[Any, RangeTarget]:
     """Revenue target per owner (user or team) for start..end, by metrics.target_ranges:
-    one query, for the targets of the years the range touches (a month's target may be a
-    share of its year's)."""
-    first = periods.period_start(start, period) if period is not None else start
-    window = (periods.period_start(first, PeriodKind.YEAR), dt.date(end.year, 12, 31))
-    rows = Target.objects.filter(
-        restrict, metric=TargetMetric.REVENUE, period_start__range=window
-    ).values_list(owner_field, "period_kind", "period_start", "value")
+    one query, for the targets of the periods that overlap the range, the only ones the
+    rule reads (the parts of a period lie inside it, a share is of an enclosing period):
+    a quarter's page reads its months, the quarter and its year, not the year's 16."""
+    first, last = start, end
+    if period is not None:
+        first = periods.period_start(start, period)
+        last = periods.period_end(first, period)
+    overlapping = reduce(
+        operator.or_,
+        (
+            Q(period_kind=kind, period_start__range=(periods.period_start(first, kind), last))
+            for kind in PeriodKind.values
+        ),
+    )
+    rows = Target.objects.filter(restrict, overlapping, metric=TargetMetric.REVENUE).values_list(
+        owner_field, "period_kind", "period_start", "value"
+    )
     by_owner: dict[Any, dict[tuple[str, dt.date], Decimal]] = defaultdict(dict)
     for owner, kind, period_start, value in rows:
         by_owner[owner][(kind, period_start)] = Decimal(value)
