@@ -22,14 +22,14 @@ QUANTUMS = {0: Decimal(1), 2: Decimal("0.01")}
 
 
 @functools.lru_cache(maxsize=8)
-def _currency_parts(code: str) -> tuple[str, str]:
+def currency_parts(code: str) -> tuple[str, str]:
     # (before the minus sign, after it): "−$1,234" but "CHF −1,234", as "$-1,234" and
     # "−CHF 1,234" both read oddly.
     symbol = SYMBOLS.get(code)
     return ("", symbol) if symbol else (f"{code}\N{NO-BREAK SPACE}", "")
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     if value is None or isinstance(value, bool):
         return False
     try:
@@ -42,7 +42,7 @@ def _is_number(value: Any) -> bool:
 def money_text(value: Any, places: int = 2) -> str:
     """36000 -> "$36,000.00"; places 0 -> "$36,000" (half up: 9,750.50 -> "$9,751");
     -5 -> "−$5.00"; CHF: "CHF 36,000.00"; not a number -> "—"."""
-    if not _is_number(value):
+    if not is_number(value):
         return UNDEFINED
     number = value if type(value) is Decimal else Decimal(str(value))
     # Format's own rounding is half even (0.5 -> 0); a figure is rounded half up everywhere.
@@ -50,7 +50,7 @@ def money_text(value: Any, places: int = 2) -> str:
         number = number.quantize(QUANTUMS.get(places) or Decimal(1).scaleb(-places), ROUND_HALF_UP)
     except InvalidOperation:  # past 28 digits: no money, left as it is
         pass
-    head, symbol = _currency_parts(settings.ORGANISATION_CURRENCY)
+    head, symbol = currency_parts(settings.ORGANISATION_CURRENCY)
     if number < 0:
         return f"{head}{MINUS}{symbol}{-number:,.{places}f}"
     return f"{head}{symbol}{abs(number):,.{places}f}"  # abs: -0.4 rounds to "0", not "-0"

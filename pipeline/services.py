@@ -347,17 +347,7 @@ def lead_set_status(*, lead: Lead, status: str, reason: str = "", by: User | Non
         raise ValidationError({"status": "A converted lead cannot change status."})
     lead.status = status
     lead.disqualified_reason = reason if status == LeadStatus.DISQUALIFIED else ""
-    lead.full_clean(exclude=_loaded_relations(lead))
-    _set_history_user(lead, by)
-    stored = Lead.all_objects.filter(pk=lead.pk).first() if lead.pk is not None else None
-    if stored is None:
-        lead.save()
-        return lead
-    # Only what changed is written and recorded; nothing changed, nothing saved.
-    changed = _changed_fields(lead, stored)
-    if changed:
-        lead.save(update_fields=changed)
-    return lead
+    return lead_save(lead=lead, by=by)
 
 
 @transaction.atomic

@@ -210,7 +210,8 @@ def monthly_trend(
     today = timezone.localdate(as_of)
     last_month = periods.period_start(min(last_day, today), PeriodKind.MONTH)
     month_starts = [periods.add_months(last_month, -n) for n in reversed(range(months))]
-    live_month = month_starts[-1] if month_starts[-1] == today.replace(day=1) else None
+    ranges = live_ranges(last_day, as_of)
+    live_month = ranges[0][0] if ranges else None
     closed = [m for m in month_starts if m != live_month]
     result: dict[dt.date, TrendMonth] = {m: TrendMonth(month=m) for m in month_starts}
     if closed:
@@ -241,11 +242,13 @@ def monthly_trend(
             )
     if live_month is not None:
         kind, kpis_id = _scope_of(scope_kind, scope_id)
-        starts: list[tuple[dt.date, str | None]] = [(live_month, PeriodKind.MONTH)]
-        if quarters:
-            starts.append((periods.period_start(today, PeriodKind.QUARTER), PeriodKind.QUARTER))
         live = live_figures or kpis_for_scope_to_date(
-            kind=kind, scope_id=kpis_id, starts=starts, end=today, as_of=as_of, live=True
+            kind=kind,
+            scope_id=kpis_id,
+            starts=ranges if quarters else ranges[:1],
+            end=today,
+            as_of=as_of,
+            live=True,
         )
         result[live_month] = TrendMonth(
             month=live_month,

@@ -16,7 +16,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from metrics.definitions import DEFINITIONS, TERMS
-from periods.formats import MINUS, _currency_parts, _is_number, day_text, moment_text, money_text
+from periods.formats import MINUS, currency_parts, day_text, is_number, moment_text, money_text
 
 register = template.Library()
 
@@ -51,7 +51,7 @@ def currency_code() -> str:
 @register.simple_tag
 def currency_prefix() -> str:
     """What leads a non-negative amount: "$", "CHF " (for scripts that total figures)."""
-    head, symbol = _currency_parts(currency())
+    head, symbol = currency_parts(currency())
     return f"{head}{symbol}"
 
 
@@ -71,7 +71,7 @@ def moment(value) -> str:
 @register.filter
 def percent(value, places: int = 1) -> str:
     """0.571428 -> "57.1%"."""
-    if not _is_number(value):
+    if not is_number(value):
         return UNDEFINED
     return f"{float(value) * 100:.{int(places)}f}%".replace("-", MINUS)
 
@@ -79,7 +79,7 @@ def percent(value, places: int = 1) -> str:
 @register.filter
 def days(value) -> str:
     """36.6875 -> "36.7 days"."""
-    if not _is_number(value):
+    if not is_number(value):
         return UNDEFINED
     return f"{float(value):,.1f} days".replace("-", MINUS)
 
@@ -87,7 +87,7 @@ def days(value) -> str:
 @register.filter
 def count(value) -> str:
     """1234 -> "1,234"; a median of counts may be a half: "2.5"."""
-    if not _is_number(value):
+    if not is_number(value):
         return UNDEFINED
     number = float(value)
     if number.is_integer():
