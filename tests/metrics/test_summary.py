@@ -23,6 +23,7 @@ from metrics.kpis import (
     pipeline_by_stage,
 )
 from metrics.models import DayFigures, FunnelDay, OpenDeals, SummaryChange, WonDeal
+from periods.calendar import day_start
 from pipeline.models import Deal, Lead, Stage, StageChange
 from tests.factories import (
     CompanyFactory,
@@ -274,8 +275,12 @@ def test_the_rebuild_command_reports_drift(org):
 def test_the_live_funnel_follows_the_stage_history(org):
     summary.drain()
     now = timezone.now()
-    window = {"start": TODAY, "end": TODAY, "as_of": now}
-    deal = DealFactory(owner=org.a1, created_at=now - dt.timedelta(hours=1))
+    # Today as of now (not the module's TODAY, read at collection), and created within it
+    # even just after midnight: the run may cross a day.
+    today = timezone.localdate(now)
+    window = {"start": today, "end": today, "as_of": now}
+    created = max(now - dt.timedelta(hours=1), day_start(today))
+    deal = DealFactory(owner=org.a1, created_at=created)
     negotiation = default_stage("Negotiation")
     # A move recorded in the history alone (an import of past moves): the deal reached
     # Negotiation, so it counts for every stage up to it.
